@@ -1,0 +1,7 @@
+"""Allow ``python -m ceremony``."""
+
+import sys
+
+from ceremony.cli import main
+
+sys.exit(main())

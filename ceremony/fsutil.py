@@ -1,0 +1,68 @@
+"""Atomic, durable file writes.
+
+A ceremony must survive a pulled plug: every state change is a temporary
+file, fsync, rename, then fsync of the directory, so a reader sees either
+the old bytes or the new ones, never a mix.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from ceremony.errors import WorkspaceError
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_atomic(path: Path, data: bytes, *, overwrite: bool = True) -> None:
+    """Replace ``path`` with ``data`` atomically and durably.
+
+    With ``overwrite=False`` an existing file is never replaced: published
+    metadata versions are immutable.
+    """
+    path = Path(path)
+    directory = path.parent
+    directory.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                raise WorkspaceError(
+                    f"{path} already exists and is never overwritten",
+                    "publish a new version instead of replacing a published one",
+                ) from None
+            tmp.unlink()
+        _fsync_dir(directory)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def append_durable(path: Path, line: bytes) -> None:
+    """Append one line to ``path`` and fsync it before returning."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    created = not path.exists()
+    with open(path, "ab") as handle:
+        handle.write(line)
+        handle.flush()
+        os.fsync(handle.fileno())
+    if created:
+        _fsync_dir(path.parent)
