@@ -1,0 +1,343 @@
+"""The hash-chained transcript: tamper evidence, PIN safety, rendering."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+import ceremony.audit as audit
+from ceremony.audit import (
+    CLOSE,
+    CONFIRMATION,
+    EXCEPTION,
+    GENESIS,
+    PREFLIGHT,
+    SIGNATURE_MADE,
+    START,
+    TOKEN_SEEN,
+    Transcript,
+    record_hash,
+    render_markdown,
+    render_text,
+    verify_transcript,
+)
+from ceremony.errors import BadInput, CheckFailed
+from ceremony.words import short_words, to_words
+
+NAME = re.compile(r"^\d{4}-\d{2}-\d{2}-\d{6}-[a-z0-9-]+\.jsonl$")
+
+
+def make_ceremony(workspace: Path, module: Path | None = None) -> Transcript:
+    transcript = Transcript.start(
+        workspace,
+        title="Root key ceremony #1",
+        operator="Alice Operator",
+        witnesses=["Bob Witness", "Carol Witness"],
+        module_path=module,
+        tool_version="9.9.9",
+    )
+    transcript.record(PREFLIGHT, "Alice Operator", status="ok", network_up=False)
+    transcript.record(TOKEN_SEEN, "Dave Holder", label="root-1", serial="0001", pin_state="ok")
+    transcript.record(SIGNATURE_MADE, "Dave Holder", role="root", keyid="ab" * 32)
+    transcript.record(CONFIRMATION, "Alice Operator", what="hash compared aloud")
+    return transcript
+
+
+def lines_of(path: Path) -> list[str]:
+    return path.read_text(encoding="utf-8").splitlines(keepends=True)
+
+
+def write_lines(path: Path, lines: list[str]) -> None:
+    path.write_text("".join(lines), encoding="utf-8")
+
+
+def rewrite(path: Path, index: int, change: dict[str, object]) -> None:
+    lines = lines_of(path)
+    record = json.loads(lines[index])
+    record.update(change)
+    lines[index] = json.dumps(record) + "\n"
+    write_lines(path, lines)
+
+
+# ------------------------------------------------------------------ writing
+
+
+def test_start_record_describes_the_setup(tmp_path: Path) -> None:
+    module = tmp_path / "libfake-pkcs11.so"
+    module.write_bytes(b"not really a module")
+    transcript = make_ceremony(tmp_path / "ws", module)
+    assert transcript.path.parent == tmp_path / "ws" / "transcripts"
+    assert NAME.match(transcript.path.name), transcript.path.name
+    assert transcript.path.name.endswith("-root-key-ceremony-1.jsonl")
+
+    first = json.loads(lines_of(transcript.path)[0])
+    assert first["seq"] == 1
+    assert first["event"] == START
+    assert first["prev"] == GENESIS
+    assert first["actor"] == "Alice Operator"
+    details = first["details"]
+    assert details["title"] == "Root key ceremony #1"
+    assert details["witnesses"] == ["Bob Witness", "Carol Witness"]
+    assert details["tool_version"] == "9.9.9"
+    assert details["module_path"] == str(module)
+    assert details["module_sha256"] == hashlib.sha256(b"not really a module").hexdigest()
+    assert details["workspace"] == str((tmp_path / "ws").resolve())
+    for key in ("python", "os", "hostname"):
+        assert details[key]
+    assert re.match(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$", first["time"])
+
+
+def test_each_record_links_to_the_one_before(tmp_path: Path) -> None:
+    transcript = make_ceremony(tmp_path)
+    records = [json.loads(line) for line in lines_of(transcript.path)]
+    assert [r["seq"] for r in records] == [1, 2, 3, 4, 5]
+    for before, after in itertools.pairwise(records):
+        assert after["prev"] == record_hash(before)
+    assert transcript.head_hash == record_hash(records[-1])
+
+
+def test_close_returns_the_head_hash_and_verify_agrees(tmp_path: Path) -> None:
+    transcript = make_ceremony(tmp_path)
+    head = transcript.close("Alice Operator")
+    result = verify_transcript(transcript.path)
+    assert result.head_hash == head
+    assert result.records == 6
+    assert result.closed
+    assert result.title == "Root key ceremony #1"
+    assert json.loads(lines_of(transcript.path)[-1])["event"] == CLOSE
+
+
+def test_nothing_is_recorded_after_close(tmp_path: Path) -> None:
+    transcript = make_ceremony(tmp_path)
+    transcript.close()
+    with pytest.raises(BadInput, match="closed"):
+        transcript.record(CONFIRMATION, "Alice", what="late")
+
+
+def test_unknown_events_and_floats_are_refused(tmp_path: Path) -> None:
+    transcript = make_ceremony(tmp_path)
+    with pytest.raises(ValueError, match="unknown transcript event"):
+        transcript.record("signature_maed", "Dave")
+    with pytest.raises(ValueError, match="cannot go into the transcript"):
+        transcript.record(CONFIRMATION, "Dave", ratio=0.5)
+    verify_transcript(transcript.path)
+
+
+# --------------------------------------------------------------- PIN safety
+
+
+@pytest.mark.parametrize(
+    "details",
+    [
+        {"pin": "123456"},
+        {"PIN": "123456"},
+        {"so_pin": "12345678"},
+        {"So-Pin": "12345678"},
+        {"user_pin": "1"},
+        {"Password": "x"},
+        {"passphrase": "x"},
+        {"token_secret": "x"},
+        {"login": {"pin": "123456"}},
+        {"attempts": [{"new_pin": "1"}]},
+    ],
+)
+def test_secret_looking_keys_are_refused(tmp_path: Path, details: dict[str, object]) -> None:
+    transcript = make_ceremony(tmp_path)
+    before = transcript.path.read_bytes()
+    with pytest.raises(ValueError, match="looks like a secret"):
+        transcript.record(TOKEN_SEEN, "Dave", **details)
+    assert transcript.path.read_bytes() == before
+    assert b"123456" not in transcript.path.read_bytes()
+
+
+def test_pin_state_is_not_a_secret(tmp_path: Path) -> None:
+    transcript = make_ceremony(tmp_path)
+    transcript.record(TOKEN_SEEN, "Dave", pin_state="final try", pin_locked=False)
+
+
+# ------------------------------------------------------------------ tamper
+
+
+@pytest.fixture
+def closed(tmp_path: Path) -> Path:
+    transcript = make_ceremony(tmp_path)
+    transcript.close("Alice Operator")
+    return transcript.path
+
+
+def test_untouched_transcript_verifies(closed: Path) -> None:
+    assert verify_transcript(closed).records == 6
+
+
+def test_edited_record_breaks_the_chain(closed: Path) -> None:
+    rewrite(closed, 3, {"details": {"role": "targets", "keyid": "ab" * 32}})
+    with pytest.raises(CheckFailed, match=r"record 5 \(line 5\).*does not match record 4"):
+        verify_transcript(closed)
+
+
+def test_edited_actor_breaks_the_chain(closed: Path) -> None:
+    rewrite(closed, 1, {"actor": "Mallory"})
+    with pytest.raises(CheckFailed, match=r"record 3"):
+        verify_transcript(closed)
+
+
+def test_edited_last_record_is_caught_by_the_written_down_head(closed: Path) -> None:
+    head = verify_transcript(closed).head_hash
+    rewrite(closed, 5, {"actor": "Mallory"})
+    with pytest.raises(CheckFailed, match="head hash"):
+        verify_transcript(closed, expected_head=head)
+
+
+def test_removed_record_breaks_the_chain(closed: Path) -> None:
+    lines = lines_of(closed)
+    del lines[2]
+    write_lines(closed, lines)
+    with pytest.raises(CheckFailed, match=r"record 3 \(line 3\).*says seq 4"):
+        verify_transcript(closed)
+
+
+def test_removed_record_with_renumbering_still_breaks(closed: Path) -> None:
+    lines = lines_of(closed)
+    del lines[2]
+    write_lines(closed, lines)
+    for index in range(2, len(lines)):
+        rewrite(closed, index, {"seq": index + 1})
+    with pytest.raises(CheckFailed, match=r"record 3 .*prev hash"):
+        verify_transcript(closed)
+
+
+def test_inserted_record_breaks_the_chain(closed: Path) -> None:
+    lines = lines_of(closed)
+    previous = json.loads(lines[1])
+    forged = {
+        "seq": 3,
+        "time": previous["time"],
+        "event": SIGNATURE_MADE,
+        "actor": "Mallory",
+        "details": {"role": "root"},
+        "prev": record_hash(previous),
+    }
+    lines.insert(2, json.dumps(forged) + "\n")
+    write_lines(closed, lines)
+    for index in range(3, len(lines)):
+        rewrite(closed, index, {"seq": index + 1})
+    with pytest.raises(CheckFailed, match=r"record 4 \(line 4\).*prev hash"):
+        verify_transcript(closed)
+
+
+def test_reordered_records_break_the_chain(closed: Path) -> None:
+    lines = lines_of(closed)
+    lines[2], lines[3] = lines[3], lines[2]
+    write_lines(closed, lines)
+    with pytest.raises(CheckFailed, match=r"record 3 \(line 3\)"):
+        verify_transcript(closed)
+
+
+def test_reordered_with_renumbering_still_breaks(closed: Path) -> None:
+    lines = lines_of(closed)
+    lines[2], lines[3] = lines[3], lines[2]
+    write_lines(closed, lines)
+    rewrite(closed, 2, {"seq": 3})
+    rewrite(closed, 3, {"seq": 4})
+    with pytest.raises(CheckFailed, match=r"record 3 .*prev hash"):
+        verify_transcript(closed)
+
+
+def test_garbage_line_and_records_after_close(closed: Path) -> None:
+    original = closed.read_bytes()
+    closed.write_bytes(original.replace(b'"seq":2', b'"seq":2,,', 1))
+    with pytest.raises(CheckFailed, match=r"record 2 .*not valid JSON"):
+        verify_transcript(closed)
+    last = json.loads(original.splitlines()[-1])
+    extra = {**last, "seq": 7, "event": CONFIRMATION, "prev": record_hash(last)}
+    closed.write_bytes(original + json.dumps(extra).encode() + b"\n")
+    with pytest.raises(CheckFailed, match="after the close record"):
+        verify_transcript(closed)
+
+
+def test_interrupted_write_leaves_a_verifiable_prefix(tmp_path: Path) -> None:
+    transcript = make_ceremony(tmp_path)
+    head = transcript.head_hash
+    with open(transcript.path, "ab") as handle:
+        handle.write(b'{"seq":6,"time":"2026-')
+    result = verify_transcript(transcript.path)
+    assert result.incomplete_tail
+    assert result.head_hash == head
+
+    reopened = Transcript(transcript.path)
+    assert reopened.seq == 6
+    assert json.loads(lines_of(transcript.path)[-1])["event"] == EXCEPTION
+    result = verify_transcript(transcript.path)
+    assert not result.incomplete_tail
+    assert result.records == 6
+
+
+# --------------------------------------------------------- current ceremony
+
+
+def test_current_is_the_newest_open_transcript(tmp_path: Path) -> None:
+    assert Transcript.current(tmp_path) is None
+    first = make_ceremony(tmp_path)
+    assert Transcript.current(tmp_path).path == first.path  # type: ignore[union-attr]
+    second = Transcript.start(tmp_path, title="Second", operator="Alice")
+    assert second.path != first.path
+    assert Transcript.current(tmp_path).path == second.path  # type: ignore[union-attr]
+    second.close()
+    assert Transcript.current(tmp_path) is None
+
+
+def test_open_or_start_reuses_today_and_starts_fresh_tomorrow(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    day = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+    monkeypatch.setattr(audit, "_utc_now", lambda: day)
+    first = Transcript.open_or_start(tmp_path, operator="Alice")
+    assert first.title == "Ceremony of 2026-11-27"
+    again = Transcript.open_or_start(tmp_path, operator="Alice")
+    assert again.path == first.path
+
+    monkeypatch.setattr(audit, "_utc_now", lambda: day + timedelta(days=1))
+    later = Transcript.open_or_start(tmp_path, operator="Alice")
+    assert later.path != first.path
+    assert later.title == "Ceremony of 2026-11-28"
+    start = json.loads(lines_of(later.path)[0])
+    assert start["details"]["implicit"] is True
+    assert verify_transcript(first.path).closed is False
+
+
+# ----------------------------------------------------------------- rendering
+
+
+def test_markdown_record_is_printable(closed: Path) -> None:
+    text = render_markdown(closed)
+    head = verify_transcript(closed).head_hash
+    assert "# Ceremony record: Root key ceremony #1" in text
+    for name in ("Alice Operator", "Bob Witness", "Carol Witness", "Dave Holder"):
+        assert name in text
+    assert "| Key holder | Dave Holder | |" in text
+    assert text.count("agree / do not agree") == 6 * 2
+    assert "### 4. Signature made" in text
+    assert head in text
+    assert " ".join(to_words(head)[:8]) in text
+    assert "verified, 6 records" in text
+
+
+def test_text_render_shows_steps_and_head_words(closed: Path) -> None:
+    text = render_text(closed)
+    head = verify_transcript(closed).head_hash
+    assert "Root key ceremony #1" in text
+    assert "Token inserted" in text
+    assert short_words(head, 8) in text
+    assert "abab" in text
+
+
+def test_render_of_a_broken_transcript_says_so(closed: Path) -> None:
+    rewrite(closed, 2, {"actor": "Mallory"})
+    assert "BROKEN" in render_markdown(closed)
+    assert "BROKEN" in render_text(closed)
