@@ -1,0 +1,194 @@
+"""A securesystemslib Signer over PKCS#11 tokens, for ``pkcs11:`` URIs.
+
+Registered for the "pkcs11" scheme so ``Signer.from_priv_key_uri`` works
+in any python-tuf based tool. Two things set it apart from an ordinary HSM
+signer: one login serves every signature made on a token in this process
+(a ceremony signs several roles, and a key holder types the PIN once), and
+every signature is verified against the public key before it is returned,
+so a token that misbehaves is caught at the table, not by clients later.
+"""
+
+from __future__ import annotations
+
+import atexit
+import hashlib
+import os
+from pathlib import Path
+
+import pkcs11
+from pkcs11 import Mechanism
+from pkcs11.mechanisms import MGF
+from pkcs11.util.ec import encode_ecdsa_signature
+from securesystemslib.exceptions import UnverifiedSignatureError, VerificationError
+from securesystemslib.signer import SIGNER_FOR_URI_SCHEME, Key, SecretsHandler, Signature, Signer
+
+from ceremony import tokens
+from ceremony.errors import KeyError_, SignatureError
+from ceremony.keys import Pkcs11Uri, crypto_public_key, tuf_key_from_token
+
+_PSS_PARAMS = (Mechanism.SHA256, MGF.SHA256, 32)
+
+
+class SessionPool:
+    """Logged-in sessions shared by signers, one per token, until closed.
+
+    The PIN goes to C_Login once and is dropped; the session is what is kept,
+    and ``close_all`` logs out (also at exit).
+    """
+
+    def __init__(self) -> None:
+        self._sessions: dict[tuple[str, str], pkcs11.Session] = {}
+
+    def session(
+        self,
+        token: pkcs11.Token,
+        module_path: Path,
+        secrets_handler: SecretsHandler | None,
+        final_try: bool = False,
+    ) -> pkcs11.Session:
+        key = (str(module_path), tokens.serial_of(token))
+        if key not in self._sessions:
+            self._sessions[key] = tokens.open_user_session(
+                token, secrets_handler, final_try=final_try
+            )
+        return self._sessions[key]
+
+    def close(self, module_path: Path, serial: str) -> None:
+        session = self._sessions.pop((str(module_path), serial), None)
+        if session is not None:
+            tokens.close_session(session)
+
+    def close_all(self) -> None:
+        for session in self._sessions.values():
+            tokens.close_session(session)
+        self._sessions.clear()
+
+
+POOL = SessionPool()
+atexit.register(POOL.close_all)
+
+
+def module_for_uri(uri: Pkcs11Uri) -> Path:
+    """The module named in the URI, else the usual resolution order."""
+    return tokens.resolve_module_path(uri.module_path or os.environ.get("CEREMONY_PKCS11_MODULE"))
+
+
+class Pkcs11Signer(Signer):
+    """Signs with a private key that stays on its PKCS#11 token."""
+
+    SCHEME = "pkcs11"
+
+    def __init__(
+        self,
+        uri: Pkcs11Uri,
+        public_key: Key,
+        secrets_handler: SecretsHandler | None,
+        *,
+        module_path: Path | None = None,
+        allow_exportable: bool = False,
+        final_try: bool = False,
+        pool: SessionPool = POOL,
+    ) -> None:
+        self.uri = uri
+        self._public_key = public_key
+        self._secrets_handler = secrets_handler
+        self.module_path = module_path or module_for_uri(uri)
+        self.allow_exportable = allow_exportable
+        self.final_try = final_try
+        self._pool = pool
+        self._key: tokens.TokenKey | None = None
+        self._spec: tokens.KeySpec | None = None
+
+    @classmethod
+    def from_priv_key_uri(
+        cls,
+        priv_key_uri: str,
+        public_key: Key,
+        secrets_handler: SecretsHandler | None = None,
+    ) -> Pkcs11Signer:
+        return cls(Pkcs11Uri.parse(priv_key_uri), public_key, secrets_handler)
+
+    @property
+    def public_key(self) -> Key:
+        return self._public_key
+
+    def token(self) -> pkcs11.Token:
+        """The token by serial first, label as a fallback."""
+        lib = tokens.load_module(self.module_path)
+        selector = self.uri.serial or self.uri.token
+        if selector is None:
+            raise KeyError_(
+                f"key URI {self.uri} names no token", "add serial= or token= to the URI"
+            )
+        try:
+            return tokens.find_token(lib, selector)
+        except tokens.TokenError:
+            if self.uri.serial and self.uri.token:
+                return tokens.find_token(lib, self.uri.token)
+            raise
+
+    def _private_key(self) -> tokens.TokenKey:
+        if self._key is not None:
+            return self._key
+        token = self.token()
+        session = self._pool.session(
+            token, self.module_path, self._secrets_handler, self.final_try
+        )
+        key = tokens.find_key(session, key_id=self.uri.id, label=self.uri.object)
+        self._check_key(token, key)
+        self._key = key
+        return key
+
+    def _check_key(self, token: pkcs11.Token, key: tokens.TokenKey) -> None:
+        """Refuse a key that is not the one in the metadata, or that could
+        have been copied off the token."""
+        if key.public is None:
+            raise KeyError_(f"key {key.label!r} has no public key on the token")
+        self._spec = tokens.spec_for_key(key.public, key.key_type)
+        on_token = tuf_key_from_token(token, key)
+        if on_token.keyval != self._public_key.keyval:
+            raise KeyError_(
+                f"key {key.label!r} on token {token.label.strip()!r} is not the key "
+                f"{self._public_key.keyid[:8]} named in the metadata",
+                "insert the token that holds this key, or check the key URI",
+            )
+        if not key.evidence.born_on_token and not self.allow_exportable:
+            raise KeyError_(
+                f"key {key.label!r} on token {token.label.strip()!r} may exist outside the "
+                f"token ({', '.join(key.evidence.failures())}); it is not used for signing",
+                "generate a new key on the token with: ceremony key generate; or, knowingly, "
+                "pass --allow-exportable (recorded)",
+            )
+
+    def sign(self, payload: bytes) -> Signature:
+        key = self._private_key()
+        assert self._spec is not None
+        raw = self._raw_sign(key, self._spec, payload)
+        signature = Signature(self._public_key.keyid, raw.hex())
+        try:
+            self._public_key.verify_signature(signature, payload)
+        except (UnverifiedSignatureError, VerificationError) as error:
+            raise SignatureError(
+                f"token returned a signature that does not verify for key "
+                f"{self._public_key.keyid[:8]} ({error})",
+                "the token or key is faulty; stop and use another key holder's token",
+            ) from None
+        return signature
+
+    @staticmethod
+    def _raw_sign(key: tokens.TokenKey, spec: tokens.KeySpec, payload: bytes) -> bytes:
+        private = key.private
+        if spec.sign_mechanism == Mechanism.ECDSA:
+            algorithm = "sha384" if spec.curve == "secp384r1" else "sha256"
+            digest = hashlib.new(algorithm, payload).digest()
+            return encode_ecdsa_signature(private.sign(digest, mechanism=Mechanism.ECDSA))
+        if spec.sign_mechanism == Mechanism.EDDSA:
+            return private.sign(payload, mechanism=Mechanism.EDDSA)
+        return private.sign(
+            payload, mechanism=Mechanism.SHA256_RSA_PKCS_PSS, mechanism_param=_PSS_PARAMS
+        )
+
+
+SIGNER_FOR_URI_SCHEME[Pkcs11Signer.SCHEME] = Pkcs11Signer
+
+__all__ = ["POOL", "Pkcs11Signer", "SessionPool", "crypto_public_key"]

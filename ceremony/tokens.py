@@ -1,0 +1,747 @@
+"""PKCS#11 tokens through python-pkcs11: modules, slots, login, keys.
+
+Nothing here knows about TUF. The layer exists so that every question a
+key holder can ask of a token ("is it the right one? how many PIN tries are
+left? was this key born here and can it leave?") has an answer read from the
+token itself, and every PKCS#11 failure becomes an error that says what to
+do, not a return code.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pkcs11
+from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass, TokenFlag
+from pkcs11 import exceptions as pk_exc
+from pkcs11.util.ec import encode_named_curve_parameters
+
+from ceremony.errors import KeyError_, ModuleError, PinError, TokenError
+
+WELL_KNOWN_MODULES = (
+    "/usr/lib/softhsm/libsofthsm2.so",
+    "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
+    "/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so",
+    "/usr/local/lib/softhsm/libsofthsm2.so",
+    "/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so",
+    "/usr/lib/aarch64-linux-gnu/opensc-pkcs11.so",
+    "/usr/lib/opensc-pkcs11.so",
+    "/usr/lib/x86_64-linux-gnu/libykcs11.so",
+    "/usr/lib/aarch64-linux-gnu/libykcs11.so",
+    "/usr/local/lib/libykcs11.so",
+)
+
+# Data objects carrying the key holder's name sit beside the key, tagged so
+# other applications' data objects are left alone.
+OWNER_APPLICATION = "tuf-ceremony"
+
+PinSource = Callable[[str], str]
+"""Called with a prompt; returns the PIN. Never stored by this module."""
+
+
+@dataclass(frozen=True)
+class KeySpec:
+    """How one of our key type names maps onto PKCS#11."""
+
+    name: str
+    key_type: KeyType
+    gen_mechanism: Mechanism
+    sign_mechanism: Mechanism
+    curve: str | None = None
+    bits: int | None = None
+
+
+KEY_SPECS: dict[str, KeySpec] = {
+    "ecdsa-p256": KeySpec(
+        "ecdsa-p256", KeyType.EC, Mechanism.EC_KEY_PAIR_GEN, Mechanism.ECDSA, curve="secp256r1"
+    ),
+    "ecdsa-p384": KeySpec(
+        "ecdsa-p384", KeyType.EC, Mechanism.EC_KEY_PAIR_GEN, Mechanism.ECDSA, curve="secp384r1"
+    ),
+    "ed25519": KeySpec(
+        "ed25519",
+        KeyType.EC_EDWARDS,
+        Mechanism.EC_EDWARDS_KEY_PAIR_GEN,
+        Mechanism.EDDSA,
+        curve="1.3.101.112",
+    ),
+    "rsa-3072": KeySpec(
+        "rsa-3072",
+        KeyType.RSA,
+        Mechanism.RSA_PKCS_KEY_PAIR_GEN,
+        Mechanism.SHA256_RSA_PKCS_PSS,
+        bits=3072,
+    ),
+    "rsa-4096": KeySpec(
+        "rsa-4096",
+        KeyType.RSA,
+        Mechanism.RSA_PKCS_KEY_PAIR_GEN,
+        Mechanism.SHA256_RSA_PKCS_PSS,
+        bits=4096,
+    ),
+}
+DEFAULT_KEY_TYPE = "ecdsa-p256"
+
+# --------------------------------------------------------------------------
+# Modules
+
+
+def resolve_module_path(explicit: str | None, configured: str | None = None) -> Path:
+    """Pick the PKCS#11 module: --module, $CEREMONY_PKCS11_MODULE, ceremony.toml,
+    then the first well-known system path that exists."""
+    for candidate in (explicit, os.environ.get("CEREMONY_PKCS11_MODULE"), configured):
+        if candidate:
+            return Path(candidate)
+    for known in WELL_KNOWN_MODULES:
+        if Path(known).is_file():
+            return Path(known)
+    raise ModuleError(
+        "no PKCS#11 module found: tried " + ", ".join(WELL_KNOWN_MODULES),
+        "install your token's module (for rehearsals: apt-get install softhsm2) "
+        "or name it with --module PATH or CEREMONY_PKCS11_MODULE",
+    )
+
+
+_LOADED: dict[str, pkcs11.lib] = {}
+
+
+def load_module(path: Path) -> pkcs11.lib:
+    """Load (once per process) the PKCS#11 module at ``path``."""
+    key = str(Path(path).resolve())
+    if key in _LOADED:
+        return _LOADED[key]
+    if not Path(path).is_file():
+        raise ModuleError(
+            f"PKCS#11 module {path} does not exist",
+            "check the path given by --module, CEREMONY_PKCS11_MODULE or ceremony.toml",
+        )
+    try:
+        lib = pkcs11.lib(str(path))
+    except (pk_exc.PKCS11Error, RuntimeError, OSError) as error:
+        raise ModuleError(
+            f"PKCS#11 module {path} failed to load: {error or type(error).__name__}",
+            "give the path of a PKCS#11 module (.so) built for this machine",
+        ) from None
+    _LOADED[key] = lib
+    return lib
+
+
+# --------------------------------------------------------------------------
+# Slots and tokens
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """What a slot and its token report, in the terms a key holder needs."""
+
+    slot_id: int
+    slot_description: str
+    present: bool
+    label: str = ""
+    serial: str = ""
+    manufacturer: str = ""
+    model: str = ""
+    firmware: str = ""
+    initialized: bool = False
+    login_required: bool = False
+    pin_pad: bool = False
+    pin_state: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "slot": self.slot_id,
+            "slot_description": self.slot_description,
+            "present": self.present,
+            "label": self.label,
+            "serial": self.serial,
+            "manufacturer": self.manufacturer,
+            "model": self.model,
+            "firmware": self.firmware,
+            "initialized": self.initialized,
+            "login_required": self.login_required,
+            "pin_pad": self.pin_pad,
+            "pin_state": list(self.pin_state),
+        }
+
+
+def pin_state(flags: TokenFlag) -> tuple[str, ...]:
+    """The user PIN's condition, from the token flags, as words."""
+    states = []
+    if not flags & TokenFlag.TOKEN_INITIALIZED:
+        states.append("token not initialised")
+    elif not flags & TokenFlag.USER_PIN_INITIALIZED:
+        states.append("user PIN not set")
+    if flags & TokenFlag.USER_PIN_LOCKED:
+        states.append("locked")
+    elif flags & TokenFlag.USER_PIN_FINAL_TRY:
+        states.append("final try")
+    elif flags & TokenFlag.USER_PIN_COUNT_LOW:
+        states.append("tries low")
+    if flags & TokenFlag.USER_PIN_TO_BE_CHANGED:
+        states.append("PIN must be changed")
+    return tuple(states) or ("ok",)
+
+
+def serial_of(token: pkcs11.Token) -> str:
+    raw = token.serial
+    text = raw.decode("ascii", "replace") if isinstance(raw, bytes) else str(raw)
+    return text.strip()
+
+
+def describe_token(slot: pkcs11.Slot) -> TokenInfo:
+    """Read a slot and, when present, its token."""
+    present = bool(slot.flags & pkcs11.SlotFlag.TOKEN_PRESENT)
+    base = {"slot_id": slot.slot_id, "slot_description": slot.slot_description.strip()}
+    if not present:
+        return TokenInfo(present=False, **base)
+    token = slot.get_token()
+    flags = token.flags
+    major, minor = token.firmware_version
+    return TokenInfo(
+        present=True,
+        label=token.label.strip(),
+        serial=serial_of(token),
+        manufacturer=token.manufacturer_id.strip(),
+        model=token.model.strip(),
+        firmware=f"{major}.{minor}",
+        initialized=bool(flags & TokenFlag.TOKEN_INITIALIZED),
+        login_required=bool(flags & TokenFlag.LOGIN_REQUIRED),
+        pin_pad=bool(flags & TokenFlag.PROTECTED_AUTHENTICATION_PATH),
+        pin_state=pin_state(flags),
+        **base,
+    )
+
+
+def list_tokens(lib: pkcs11.lib) -> list[TokenInfo]:
+    """Every slot of the module with what its token reports."""
+    return [describe_token(slot) for slot in lib.get_slots(token_present=False)]
+
+
+def find_token(lib: pkcs11.lib, selector: str) -> pkcs11.Token:
+    """The one initialised token whose serial (first) or label is ``selector``."""
+    tokens = [
+        slot.get_token()
+        for slot in lib.get_slots(token_present=True)
+        if slot.get_token().flags & TokenFlag.TOKEN_INITIALIZED
+    ]
+    by_serial = [t for t in tokens if serial_of(t) == selector]
+    if len(by_serial) == 1:
+        return by_serial[0]
+    by_label = [t for t in tokens if t.label.strip() == selector]
+    if len(by_label) == 1:
+        return by_label[0]
+    known = ", ".join(f"{t.label.strip()} (serial {serial_of(t)})" for t in tokens) or "none"
+    if len(by_label) > 1:
+        raise TokenError(
+            f"{len(by_label)} tokens carry the label {selector!r}",
+            "name the token by its serial instead (see: ceremony token list)",
+        )
+    raise TokenError(
+        f"no token with serial or label {selector!r} is present (tokens present: {known})",
+        "insert the token, or check the name with: ceremony token list",
+    )
+
+
+def token_mechanisms(token: pkcs11.Token) -> set[Mechanism]:
+    """What the token can do; read from its slot."""
+    return set(token.slot.get_mechanisms())
+
+
+def require_mechanisms(token: pkcs11.Token, spec: KeySpec) -> None:
+    """Refuse a key type the token cannot generate or sign with, in words."""
+    available = token_mechanisms(token)
+    missing = [m.name for m in (spec.gen_mechanism, spec.sign_mechanism) if m not in available]
+    if missing:
+        raise TokenError(
+            f"token {token.label.strip()!r} cannot make {spec.name} keys: "
+            f"it lacks {', '.join(missing)}",
+            f"choose another key type ({', '.join(supported_key_types(token)) or 'none'} "
+            "work on this token) or another token",
+        )
+
+
+def supported_key_types(token: pkcs11.Token) -> list[str]:
+    available = token_mechanisms(token)
+    return [
+        name
+        for name, spec in KEY_SPECS.items()
+        if spec.gen_mechanism in available and spec.sign_mechanism in available
+    ]
+
+
+# --------------------------------------------------------------------------
+# Login
+
+
+def _refresh_flags(token: pkcs11.Token) -> TokenFlag:
+    """Token flags as they are now (the Token object caches its info)."""
+    slot = token.slot
+    return slot.get_token().flags
+
+
+def _pin_failure(token: pkcs11.Token, error: Exception) -> PinError:
+    state = pin_state(_refresh_flags(token))
+    label = token.label.strip()
+    if "locked" in state or isinstance(error, pk_exc.PinLocked):
+        return PinError(
+            f"the PIN of token {label!r} is now locked",
+            "the security officer must unblock it (SO PIN); do not try again",
+        )
+    words = ", ".join(state)
+    return PinError(
+        f"wrong PIN for token {label!r}; the token now reports: {words}",
+        "check the PIN with its holder and run the command again; nothing was retried",
+    )
+
+
+def check_pin_allowed(token: pkcs11.Token, final_try: bool) -> None:
+    """Refuse to spend the last PIN try, or any try on a locked PIN."""
+    flags = _refresh_flags(token)
+    label = token.label.strip()
+    if flags & TokenFlag.USER_PIN_LOCKED:
+        raise PinError(
+            f"the PIN of token {label!r} is locked",
+            "the security officer must unblock it (SO PIN) before it can sign",
+        )
+    if flags & TokenFlag.USER_PIN_FINAL_TRY and not final_try:
+        raise PinError(
+            f"token {label!r} has one PIN try left; a wrong PIN now locks it",
+            "make sure of the PIN, then confirm with --final-try",
+        )
+
+
+@contextmanager
+def logged_in(
+    token: pkcs11.Token,
+    pin_source: PinSource | None,
+    *,
+    rw: bool = False,
+    final_try: bool = False,
+) -> Iterator[pkcs11.Session]:
+    """A user session; logs out and closes on the way out, errors included.
+
+    The PIN is fetched only here and handed straight to C_Login; it is not
+    kept. A wrong PIN is never retried.
+    """
+    session = open_user_session(token, pin_source, rw=rw, final_try=final_try)
+    try:
+        yield session
+    finally:
+        close_session(session)
+
+
+def open_user_session(
+    token: pkcs11.Token,
+    pin_source: PinSource | None,
+    *,
+    rw: bool = False,
+    final_try: bool = False,
+) -> pkcs11.Session:
+    """Open and log in; the caller owns the session (see close_session)."""
+    check_pin_allowed(token, final_try)
+    if token.flags & TokenFlag.PROTECTED_AUTHENTICATION_PATH:
+        pin: object = pkcs11.PROTECTED_AUTH
+    else:
+        if pin_source is None:
+            raise PinError(
+                f"token {token.label.strip()!r} needs a PIN and none can be asked for",
+                "run interactively, or give --pin-file FILE or CEREMONY_PIN",
+            )
+        pin = pin_source(f"PIN for token {token.label.strip()} (serial {serial_of(token)})")
+    try:
+        return token.open(rw=rw, user_pin=pin)
+    except (pk_exc.PinIncorrect, pk_exc.PinLocked, pk_exc.PinInvalid, pk_exc.PinLenRange) as err:
+        raise _pin_failure(token, err) from None
+    except pk_exc.TokenNotPresent:
+        raise TokenError(
+            f"token {token.label.strip()!r} was removed", "insert it and run the command again"
+        ) from None
+    finally:
+        pin = None
+
+
+def close_session(session: pkcs11.Session) -> None:
+    """Log out and close; python-pkcs11 logs out when the session closes."""
+    try:
+        session.close()
+    except pk_exc.PKCS11Error:
+        pass
+
+
+# --------------------------------------------------------------------------
+# Token initialisation (SoftHSM and other modules that allow it)
+
+
+def _c_init_token(module_path: Path, slot_id: int, so_pin: str, label: str) -> None:
+    """C_InitToken, which python-pkcs11 does not wrap: called through ctypes
+    on the same module (dlopen hands back the already loaded library)."""
+    module = ctypes.CDLL(str(module_path))
+    module.C_Initialize(None)  # already initialised by python-pkcs11: harmless
+    module.C_InitToken.argtypes = [
+        ctypes.c_ulong,
+        ctypes.c_char_p,
+        ctypes.c_ulong,
+        ctypes.c_char_p,
+    ]
+    module.C_InitToken.restype = ctypes.c_ulong
+    pin = so_pin.encode()
+    padded = label.encode("utf-8")[:32].ljust(32, b" ")
+    result = module.C_InitToken(slot_id, pin, len(pin), padded)
+    if result != 0:
+        raise TokenError(
+            f"the module refused to initialise slot {slot_id} (CKR 0x{result:08x})",
+            "this module may not support initialising tokens; use the vendor's tool",
+        )
+
+
+def objects_on_token(token: pkcs11.Token) -> list[str]:
+    """Labels of the objects visible without login (public keys, data)."""
+    with token.open() as session:
+        return [
+            f"{obj[Attribute.CLASS].name.lower()} {obj[Attribute.LABEL]!r}"
+            for obj in list(session.get_objects())
+        ]
+
+
+def init_token(
+    lib: pkcs11.lib,
+    module_path: Path,
+    *,
+    label: str,
+    so_pin: str,
+    user_pin: str,
+    selector: str | None = None,
+    erase: bool = False,
+) -> str:
+    """Initialise a token (a free slot, or ``selector`` with ``erase``).
+
+    Returns the new token's serial. A token that holds objects is only
+    erased when asked, and the error names what would be lost.
+    """
+    if not label or len(label.encode()) > 32:
+        raise TokenError(
+            f"token label {label!r} must be 1 to 32 bytes", "choose a shorter label"
+        )
+    slot_id = _slot_to_initialise(lib, selector, erase)
+    _c_init_token(module_path, slot_id, so_pin, label)
+    token = _token_by_label_fresh(lib, label)
+    with token.open(rw=True, so_pin=so_pin) as session:
+        session.init_pin(user_pin)
+    return serial_of(token)
+
+
+def init_token_preflight(lib: pkcs11.lib, selector: str) -> None:
+    """Refuse early (before PINs are typed) to erase a token holding objects."""
+    _slot_to_initialise(lib, selector, erase=False)
+
+
+def _slot_to_initialise(lib: pkcs11.lib, selector: str | None, erase: bool) -> int:
+    if selector is None:
+        for slot in lib.get_slots(token_present=True):
+            if not slot.get_token().flags & TokenFlag.TOKEN_INITIALIZED:
+                return slot.slot_id
+        raise TokenError(
+            "no uninitialised token is present",
+            "insert a blank token, or name one to erase with --token and --erase",
+        )
+    token = find_token(lib, selector)
+    held = objects_on_token(token)
+    if held and not erase:
+        raise TokenError(
+            f"token {token.label.strip()!r} holds {len(held)} objects: {', '.join(held)}; "
+            "initialising it destroys them and any private keys",
+            "if these keys are no longer needed, run again with --erase",
+        )
+    return token.slot.slot_id
+
+
+def _token_by_label_fresh(lib: pkcs11.lib, label: str) -> pkcs11.Token:
+    matches = [
+        slot.get_token()
+        for slot in lib.get_slots(token_present=True)
+        if slot.get_token().label.strip() == label
+    ]
+    if not matches:
+        raise TokenError(f"token {label!r} did not appear after initialisation")
+    return matches[-1]
+
+
+# --------------------------------------------------------------------------
+# Keys
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Attributes the token reports about a private key's birth and fate."""
+
+    local: bool | None
+    never_extractable: bool | None
+    always_sensitive: bool | None
+    sensitive: bool | None
+    extractable: bool | None
+
+    @property
+    def born_on_token(self) -> bool:
+        """True only when every attribute proves the key was made here and
+        can never leave: an unknown value is not proof."""
+        return (
+            self.local is True
+            and self.never_extractable is True
+            and self.always_sensitive is True
+            and self.sensitive is True
+            and self.extractable is False
+        )
+
+    def failures(self) -> list[str]:
+        wanted = {
+            "LOCAL": (self.local, True),
+            "NEVER_EXTRACTABLE": (self.never_extractable, True),
+            "ALWAYS_SENSITIVE": (self.always_sensitive, True),
+            "SENSITIVE": (self.sensitive, True),
+            "EXTRACTABLE": (self.extractable, False),
+        }
+        return [f"{name}={value}" for name, (value, want) in wanted.items() if value is not want]
+
+    def to_dict(self) -> dict[str, bool | None]:
+        return {
+            "local": self.local,
+            "never_extractable": self.never_extractable,
+            "always_sensitive": self.always_sensitive,
+            "sensitive": self.sensitive,
+            "extractable": self.extractable,
+        }
+
+
+def _attribute(obj: pkcs11.Object, attribute: Attribute) -> Any:
+    try:
+        return obj[attribute]
+    except (pk_exc.AttributeTypeInvalid, pk_exc.AttributeSensitive, pk_exc.PKCS11Error):
+        return None
+
+
+def read_evidence(private_key: pkcs11.Object) -> Evidence:
+    return Evidence(
+        local=_attribute(private_key, Attribute.LOCAL),
+        never_extractable=_attribute(private_key, Attribute.NEVER_EXTRACTABLE),
+        always_sensitive=_attribute(private_key, Attribute.ALWAYS_SENSITIVE),
+        sensitive=_attribute(private_key, Attribute.SENSITIVE),
+        extractable=_attribute(private_key, Attribute.EXTRACTABLE),
+    )
+
+
+@dataclass
+class TokenKey:
+    """A key pair found on a token: the objects and what we know of them."""
+
+    label: str
+    key_id: bytes
+    key_type: KeyType
+    private: pkcs11.Object
+    public: pkcs11.Object | None
+    evidence: Evidence
+    owner: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def spec_for_key(public: pkcs11.Object, key_type: KeyType) -> KeySpec:
+    """Which of our key types an on-token key pair is."""
+    if key_type == KeyType.RSA:
+        bits = int.from_bytes(public[Attribute.MODULUS], "big").bit_length()
+        name = f"rsa-{bits}"
+        if name in KEY_SPECS:
+            return KEY_SPECS[name]
+    if key_type == KeyType.EC_EDWARDS:
+        return KEY_SPECS["ed25519"]
+    if key_type == KeyType.EC:
+        params = public[Attribute.EC_PARAMS]
+        for spec in KEY_SPECS.values():
+            if spec.curve and spec.key_type == KeyType.EC:
+                if encode_named_curve_parameters(spec.curve) == params:
+                    return spec
+    raise KeyError_(
+        f"key {public[Attribute.LABEL]!r} is of a type TUF signing here does not support",
+        f"use one of: {', '.join(KEY_SPECS)}",
+    )
+
+
+def list_keys(session: pkcs11.Session) -> list[TokenKey]:
+    """Private keys on the token with their public halves and owner notes."""
+    owners = _read_owner_notes(session)
+    keys = []
+    for private in list(session.get_objects({Attribute.CLASS: ObjectClass.PRIVATE_KEY})):
+        key_id = _attribute(private, Attribute.ID) or b""
+        label = _attribute(private, Attribute.LABEL) or ""
+        public = _public_half(session, key_id, label)
+        keys.append(
+            TokenKey(
+                label=label,
+                key_id=key_id,
+                key_type=private[Attribute.KEY_TYPE],
+                private=private,
+                public=public,
+                evidence=read_evidence(private),
+                owner=owners.get(key_id),
+            )
+        )
+    return sorted(keys, key=lambda k: k.label)
+
+
+def _public_half(session: pkcs11.Session, key_id: bytes, label: str) -> pkcs11.Object | None:
+    template: dict[Attribute, Any] = {Attribute.CLASS: ObjectClass.PUBLIC_KEY}
+    if key_id:
+        template[Attribute.ID] = key_id
+    else:
+        template[Attribute.LABEL] = label
+    found = list(session.get_objects(template))
+    return found[0] if len(found) == 1 else None
+
+
+def find_key(session: pkcs11.Session, *, label: str | None = None, key_id: bytes | None = None):
+    """The one key pair matching the CKA_ID (preferred) or label."""
+    keys = list_keys(session)
+    if key_id:
+        matches = [k for k in keys if k.key_id == key_id]
+    else:
+        matches = [k for k in keys if k.label == label]
+    if len(matches) == 1:
+        return matches[0]
+    wanted = f"id {key_id.hex()}" if key_id else f"label {label!r}"
+    if not matches:
+        present = ", ".join(k.label for k in keys) or "none"
+        raise KeyError_(
+            f"no private key with {wanted} on token {session.token.label.strip()!r} "
+            f"(keys there: {present})",
+            "check the key name with: ceremony key list --token ...",
+        )
+    raise KeyError_(
+        f"{len(matches)} keys with {wanted} on token {session.token.label.strip()!r}",
+        "name the key by its id, or relabel the duplicates with the vendor's tool",
+    )
+
+
+def _read_owner_notes(session: pkcs11.Session) -> dict[bytes, str]:
+    notes: dict[bytes, str] = {}
+    try:
+        objects = list(
+            session.get_objects(
+                {Attribute.CLASS: ObjectClass.DATA, Attribute.APPLICATION: OWNER_APPLICATION}
+            )
+        )
+        for obj in objects:
+            key_id = _attribute(obj, Attribute.OBJECT_ID)
+            value = _attribute(obj, Attribute.VALUE)
+            if key_id is not None and value is not None:
+                notes[bytes(key_id)] = bytes(value).decode("utf-8", "replace")
+    except pk_exc.PKCS11Error:
+        return notes
+    return notes
+
+
+def _write_owner_note(session: pkcs11.Session, key_id: bytes, label: str, owner: str) -> bool:
+    """Keep the holder's name on the token beside the key, where allowed.
+
+    CKA_OBJECT_ID of a data object holds the key's CKA_ID (raw bytes here,
+    not a DER OID, which is fine for our own application tag). Tokens that
+    refuse data objects (PIV cards) keep the owner only in the exported key.
+    """
+    try:
+        session.create_object(
+            {
+                Attribute.CLASS: ObjectClass.DATA,
+                Attribute.TOKEN: True,
+                Attribute.PRIVATE: False,
+                Attribute.MODIFIABLE: False,
+                Attribute.LABEL: f"{label} owner",
+                Attribute.APPLICATION: OWNER_APPLICATION,
+                Attribute.OBJECT_ID: key_id,
+                Attribute.VALUE: owner.encode("utf-8"),
+            }
+        )
+    except pk_exc.PKCS11Error:
+        return False
+    return True
+
+
+def _new_key_id(session: pkcs11.Session) -> bytes:
+    """A 16-byte CKA_ID from the token's RNG, the host's when it has none."""
+    try:
+        return session.generate_random(128)
+    except pk_exc.PKCS11Error:
+        return os.urandom(16)
+
+
+PRIVATE_TEMPLATE = {
+    Attribute.TOKEN: True,
+    Attribute.PRIVATE: True,
+    Attribute.SENSITIVE: True,
+    Attribute.EXTRACTABLE: False,
+    Attribute.SIGN: True,
+    Attribute.DECRYPT: False,
+    Attribute.UNWRAP: False,
+    Attribute.DERIVE: False,
+}
+PUBLIC_TEMPLATE = {
+    Attribute.TOKEN: True,
+    Attribute.PRIVATE: False,
+    Attribute.VERIFY: True,
+    Attribute.ENCRYPT: False,
+    Attribute.WRAP: False,
+}
+
+
+def generate_key(
+    session: pkcs11.Session, key_type: str, label: str, owner: str | None = None
+) -> TokenKey:
+    """Generate a signing key pair on the token; the private key can never
+    leave it. Returns the key with the evidence read back from the token."""
+    spec = KEY_SPECS.get(key_type)
+    if spec is None:
+        raise KeyError_(
+            f"unknown key type {key_type!r}", f"choose one of: {', '.join(KEY_SPECS)}"
+        )
+    require_mechanisms(session.token, spec)
+    if any(k.label == label for k in list_keys(session)):
+        raise KeyError_(
+            f"a key labelled {label!r} already exists on token "
+            f"{session.token.label.strip()!r}",
+            "choose another label; existing keys are never replaced",
+        )
+    key_id = _new_key_id(session)
+    try:
+        _generate_pair(session, spec, label, key_id)
+    except (pk_exc.MechanismInvalid, pk_exc.FunctionNotSupported) as error:
+        raise TokenError(
+            f"token refused to generate {spec.name} keys ({type(error).__name__})",
+            "choose another key type or token",
+        ) from None
+    if owner:
+        _write_owner_note(session, key_id, label, owner)
+    return find_key(session, key_id=key_id)
+
+
+def _generate_pair(session: pkcs11.Session, spec: KeySpec, label: str, key_id: bytes) -> None:
+    common: dict[str, Any] = {
+        "store": True,
+        "label": label,
+        "id": key_id,
+        "mechanism": spec.gen_mechanism,
+        "public_template": dict(PUBLIC_TEMPLATE),
+        "private_template": dict(PRIVATE_TEMPLATE),
+        "capabilities": pkcs11.MechanismFlag.SIGN | pkcs11.MechanismFlag.VERIFY,
+    }
+    if spec.key_type == KeyType.RSA:
+        session.generate_keypair(KeyType.RSA, spec.bits, **common)
+        return
+    assert spec.curve is not None
+    params = session.create_domain_parameters(
+        spec.key_type,
+        {Attribute.EC_PARAMS: encode_named_curve_parameters(spec.curve)},
+        local=True,
+    )
+    params.generate_keypair(**common)

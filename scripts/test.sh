@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Set up (see setup.sh), then run the whole test suite against SoftHSM2.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+.venv/bin/ruff check ceremony tests bench
+exec .venv/bin/python -m pytest "$@"

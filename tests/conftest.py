@@ -1,0 +1,100 @@
+"""Shared fixtures: a real SoftHSM2 token directory for the whole test run.
+
+SOFTHSM2_CONF is set before the PKCS#11 module is first loaded (the module
+reads it once per process), and tokens are initialised on demand through
+our own ``tokens.init_token`` with real C_InitToken calls.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+SO_PIN = "87654321"
+USER_PIN = "123456"
+
+_SOFTHSM_DIR = Path(tempfile.mkdtemp(prefix="ceremony-softhsm-"))
+(_SOFTHSM_DIR / "tokens").mkdir()
+(_SOFTHSM_DIR / "softhsm2.conf").write_text(
+    f"directories.tokendir = {_SOFTHSM_DIR / 'tokens'}\n"
+    "objectstore.backend = file\n"
+    "log.level = ERROR\n"
+    "slots.removable = false\n"
+)
+os.environ["SOFTHSM2_CONF"] = str(_SOFTHSM_DIR / "softhsm2.conf")
+os.environ.pop("CEREMONY_PIN", None)
+os.environ.pop("CEREMONY_SO_PIN", None)
+os.environ.pop("CEREMONY_PKCS11_MODULE", None)
+os.environ.pop("CEREMONY_WORKSPACE", None)
+
+_labels = itertools.count(1)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    shutil.rmtree(_SOFTHSM_DIR, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def softhsm_conf() -> Path:
+    return _SOFTHSM_DIR / "softhsm2.conf"
+
+
+@pytest.fixture(scope="session")
+def module_path() -> Path:
+    from ceremony import tokens
+
+    return tokens.resolve_module_path(None)
+
+
+@pytest.fixture(scope="session")
+def lib(module_path: Path):
+    from ceremony import tokens
+
+    return tokens.load_module(module_path)
+
+
+@pytest.fixture
+def make_token(lib, module_path: Path) -> Callable[[str], str]:
+    """Initialise a fresh SoftHSM token; returns its (unique) label."""
+    from ceremony import tokens
+
+    def make(prefix: str = "tok") -> str:
+        label = f"{prefix}-{next(_labels)}"
+        tokens.init_token(lib, module_path, label=label, so_pin=SO_PIN, user_pin=USER_PIN)
+        return label
+
+    return make
+
+
+@pytest.fixture
+def pin() -> Callable[[str], str]:
+    return lambda _prompt: USER_PIN
+
+
+@pytest.fixture
+def pin_file(tmp_path: Path) -> Path:
+    path = tmp_path / "pin.txt"
+    path.write_text(USER_PIN + "\n")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _close_signer_sessions() -> Iterator[None]:
+    """Each test starts with no logged-in session left by another."""
+    yield
+    from ceremony.signer import POOL
+
+    POOL.close_all()
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    path = tmp_path / "ws"
+    path.mkdir()
+    return path

@@ -1,0 +1,203 @@
+"""The token layer against a real SoftHSM2 module, through real PKCS#11 calls."""
+
+from __future__ import annotations
+
+import pkcs11
+import pytest
+from pkcs11 import Attribute, KeyType, ObjectClass
+from pkcs11.util.ec import encode_named_curve_parameters
+
+from ceremony import tokens
+from ceremony.errors import KeyError_, ModuleError, PinError, TokenError
+from tests.conftest import SO_PIN, USER_PIN
+
+
+def test_missing_module_names_the_path(tmp_path):
+    missing = tmp_path / "nope.so"
+    with pytest.raises(ModuleError) as caught:
+        tokens.load_module(missing)
+    assert str(missing) in caught.value.problem
+
+
+def test_module_that_fails_to_load_names_the_path(tmp_path):
+    bogus = tmp_path / "bogus.so"
+    bogus.write_bytes(b"not an ELF file")
+    with pytest.raises(ModuleError) as caught:
+        tokens.load_module(bogus)
+    assert str(bogus) in caught.value.problem and "failed to load" in caught.value.problem
+
+
+def test_resolution_order(monkeypatch, tmp_path):
+    monkeypatch.setenv("CEREMONY_PKCS11_MODULE", "/from/env.so")
+    assert str(tokens.resolve_module_path("/explicit.so", "/config.so")) == "/explicit.so"
+    assert str(tokens.resolve_module_path(None, "/config.so")) == "/from/env.so"
+    monkeypatch.delenv("CEREMONY_PKCS11_MODULE")
+    assert str(tokens.resolve_module_path(None, "/config.so")) == "/config.so"
+    assert tokens.resolve_module_path(None, None).is_file()
+
+
+def test_list_shows_initialised_token(lib, make_token):
+    label = make_token("list")
+    infos = {info.label: info for info in tokens.list_tokens(lib)}
+    info = infos[label]
+    assert info.present and info.initialized and info.login_required
+    assert info.serial and info.model == "SoftHSM v2"
+    assert info.pin_state == ("ok",)
+    assert not info.pin_pad
+    assert any(not i.initialized for i in infos.values()), "SoftHSM keeps a free slot"
+
+
+def test_missing_token_is_clear(lib):
+    with pytest.raises(TokenError) as caught:
+        tokens.find_token(lib, "no-such-token")
+    assert "no token with serial or label 'no-such-token'" in caught.value.problem
+    assert "ceremony token list" in caught.value.fix
+
+
+def test_find_by_serial_and_label(lib, make_token):
+    label = make_token("find")
+    by_label = tokens.find_token(lib, label)
+    by_serial = tokens.find_token(lib, tokens.serial_of(by_label))
+    assert by_serial.label.strip() == label
+
+
+@pytest.mark.parametrize("key_type", list(tokens.KEY_SPECS))
+def test_generate_every_key_type_with_evidence(lib, make_token, pin, key_type):
+    token = tokens.find_token(lib, make_token("gen"))
+    with tokens.logged_in(token, pin, rw=True) as session:
+        key = tokens.generate_key(session, key_type, "k1", owner="Alice Example")
+        attrs = key.private.get_attributes(
+            [Attribute.TOKEN, Attribute.PRIVATE, Attribute.SENSITIVE, Attribute.EXTRACTABLE,
+             Attribute.SIGN, Attribute.DECRYPT]
+        )
+        assert attrs[Attribute.TOKEN] and attrs[Attribute.PRIVATE] and attrs[Attribute.SENSITIVE]
+        assert attrs[Attribute.EXTRACTABLE] is False
+        assert attrs[Attribute.SIGN] and not attrs[Attribute.DECRYPT]
+        assert key.evidence.born_on_token, key.evidence
+        assert len(key.key_id) == 16
+        assert tokens.spec_for_key(key.public, key.key_type).name == key_type
+    # read back in a fresh session: the key and its owner note persisted
+    with tokens.logged_in(token, pin) as session:
+        [found] = tokens.list_keys(session)
+        assert found.label == "k1" and found.owner == "Alice Example"
+
+
+def test_duplicate_label_refused(lib, make_token, pin):
+    token = tokens.find_token(lib, make_token("dup"))
+    with tokens.logged_in(token, pin, rw=True) as session:
+        tokens.generate_key(session, "ecdsa-p256", "same")
+        with pytest.raises(KeyError_) as caught:
+            tokens.generate_key(session, "ed25519", "same")
+        assert "already exists" in caught.value.problem
+        assert len(tokens.list_keys(session)) == 1
+
+
+def test_unknown_key_type_refused(lib, make_token, pin):
+    token = tokens.find_token(lib, make_token("kt"))
+    with tokens.logged_in(token, pin, rw=True) as session, pytest.raises(KeyError_) as caught:
+        tokens.generate_key(session, "dsa-1024", "x")
+    assert "ecdsa-p256" in caught.value.fix
+
+
+def test_unsupported_mechanism_is_clear(lib, make_token, pin, monkeypatch):
+    """A token without EdDSA: SoftHSM's real mechanism list, with EdDSA taken out."""
+    token = tokens.find_token(lib, make_token("noeddsa"))
+    real = tokens.token_mechanisms
+
+    def without_eddsa(tok):
+        return real(tok) - {pkcs11.Mechanism.EDDSA, pkcs11.Mechanism.EC_EDWARDS_KEY_PAIR_GEN}
+
+    monkeypatch.setattr(tokens, "token_mechanisms", without_eddsa)
+    with tokens.logged_in(token, pin, rw=True) as session, pytest.raises(TokenError) as caught:
+        tokens.generate_key(session, "ed25519", "ed")
+    message = caught.value.message()
+    assert "cannot make ed25519 keys" in message and "EDDSA" in message
+    assert "ecdsa-p256" in message  # names what does work
+    assert "CKR" not in message
+
+
+def test_wrong_pin_reports_state_and_does_not_retry(lib, make_token):
+    token = tokens.find_token(lib, make_token("pin"))
+    calls = []
+
+    def wrong(prompt):
+        calls.append(prompt)
+        return "000000"
+
+    with pytest.raises(PinError) as caught, tokens.logged_in(token, wrong):
+        pass
+    assert calls and len(calls) == 1, "the PIN is asked once and never retried"
+    assert "wrong PIN" in caught.value.problem
+    assert "tries low" in caught.value.problem  # SoftHSM sets COUNT_LOW after a failure
+    assert "000000" not in caught.value.message()
+    # the right PIN still works afterwards
+    with tokens.logged_in(token, lambda _p: USER_PIN) as session:
+        assert session.token.label.strip() == token.label.strip()
+
+
+def test_final_try_needs_confirmation(lib, make_token, monkeypatch):
+    token = tokens.find_token(lib, make_token("final"))
+    real = tokens._refresh_flags
+    monkeypatch.setattr(
+        tokens, "_refresh_flags", lambda t: real(t) | tokens.TokenFlag.USER_PIN_FINAL_TRY
+    )
+    asked = []
+    with pytest.raises(PinError) as caught:
+        tokens.open_user_session(token, lambda p: asked.append(p) or USER_PIN)
+    assert "one PIN try left" in caught.value.problem and "--final-try" in caught.value.fix
+    assert not asked, "no PIN is asked for, let alone tried"
+    session = tokens.open_user_session(token, lambda p: USER_PIN, final_try=True)
+    tokens.close_session(session)
+
+
+def test_sessions_closed_after_errors(lib, make_token, pin):
+    token = tokens.find_token(lib, make_token("close"))
+    with pytest.raises(RuntimeError), tokens.logged_in(token, pin):
+        raise RuntimeError("boom")
+    # a logged-out token accepts a new login (SoftHSM refuses a second
+    # C_Login while a session is still logged in: UserAlreadyLoggedIn)
+    with tokens.logged_in(token, pin) as session:
+        assert session
+
+
+def test_reinitialise_refused_without_erase(lib, module_path, make_token, pin):
+    label = make_token("reinit")
+    token = tokens.find_token(lib, label)
+    with tokens.logged_in(token, pin, rw=True) as session:
+        tokens.generate_key(session, "ecdsa-p256", "precious")
+    with pytest.raises(TokenError) as caught:
+        tokens.init_token(
+            lib, module_path, label="new", so_pin=SO_PIN, user_pin=USER_PIN, selector=label
+        )
+    assert "precious" in caught.value.problem and "--erase" in caught.value.fix
+    tokens.find_token(lib, label)  # untouched
+    tokens.init_token(
+        lib, module_path, label=label + "-new", so_pin=SO_PIN, user_pin=USER_PIN,
+        selector=label, erase=True,
+    )
+    fresh = tokens.find_token(lib, label + "-new")
+    with tokens.logged_in(fresh, pin) as session:
+        assert tokens.list_keys(session) == []
+
+
+def test_extractable_key_reported(lib, make_token, pin):
+    """A key made by the test directly through python-pkcs11, extractable."""
+    token = tokens.find_token(lib, make_token("weak"))
+    with tokens.logged_in(token, pin, rw=True) as session:
+        make_extractable_key(session, "weak")
+        [key] = tokens.list_keys(session)
+        assert not key.evidence.born_on_token
+        assert "EXTRACTABLE=True" in key.evidence.failures()
+
+
+def make_extractable_key(session: pkcs11.Session, label: str) -> None:
+    params = session.create_domain_parameters(
+        KeyType.EC, {Attribute.EC_PARAMS: encode_named_curve_parameters("secp256r1")}, local=True
+    )
+    params.generate_keypair(
+        store=True,
+        label=label,
+        id=b"\x01\x02",
+        private_template={Attribute.EXTRACTABLE: True, Attribute.SENSITIVE: False},
+    )
+    assert list(session.get_objects({Attribute.CLASS: ObjectClass.PRIVATE_KEY}))
