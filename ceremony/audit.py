@@ -45,6 +45,7 @@ from securesystemslib.exceptions import FormatError
 from securesystemslib.formats import encode_canonical
 
 from ceremony import __version__
+from ceremony.airgap import PreflightReport, Readings, preflight, require_airgap
 from ceremony.errors import BadInput, CheckFailed, WorkspaceError
 from ceremony.fsutil import append_durable
 from ceremony.words import to_words
@@ -487,6 +488,82 @@ class Transcript:
         """Write the final record; returns the head hash for witnesses to note."""
         self.record(CLOSE, actor, records=self.seq + 1, **details)
         return self.head_hash
+
+
+# ------------------------------------------------------- preflight + start
+
+
+def record_preflight(
+    transcript: Transcript,
+    report: PreflightReport,
+    *,
+    allow_network: bool,
+    actor: str | None = None,
+) -> None:
+    """Record a preflight; with the network up, record the override or refuse.
+
+    Refusing records an error first, so the attempt itself is on the record.
+    """
+    transcript.record(PREFLIGHT, actor, **report.to_details())
+    if not report.network_up:
+        return
+    try:
+        require_airgap(report, allow_network=False)
+    except CheckFailed as refusal:
+        if not allow_network:
+            transcript.record(ERROR, actor, problem=refusal.problem, decision="stopped")
+            raise
+        transcript.record(
+            EXCEPTION,
+            actor,
+            expected="no network: every interface down, no default route",
+            happened=refusal.problem,
+            decision="went on because --allow-network was given",
+        )
+
+
+def begin(
+    workspace: Path,
+    *,
+    allow_network: bool = False,
+    readings: Readings | None = None,
+    report: PreflightReport | None = None,
+    title: str | None = None,
+    operator: str | None = None,
+    witnesses: Iterable[str] = (),
+    module_path: Path | None = None,
+    explicit: bool = False,
+) -> Transcript:
+    """What a state-changing command does first: preflight, then today's record.
+
+    With ``explicit`` (``ceremony audit start``) a new ceremony always
+    begins; otherwise today's open one is reused or one is started
+    implicitly. Preflight results are recorded when a ceremony starts; in an
+    ongoing one only a network that came up is recorded (as an error when
+    refused, an exception when allowed). A refused new ceremony is closed
+    at once: it never began.
+    """
+    report = report or preflight(readings)
+    if not explicit:
+        current = Transcript.current(workspace)
+        if current is not None and current.started.date() == _utc_now().date():
+            if report.network_up:
+                record_preflight(current, report, allow_network=allow_network, actor=operator)
+            return current
+    transcript = Transcript.start(
+        workspace,
+        title=title or f"Ceremony of {_utc_now().date().isoformat()}",
+        operator=operator,
+        witnesses=witnesses,
+        module_path=module_path,
+        implicit=not explicit,
+    )
+    try:
+        record_preflight(transcript, report, allow_network=allow_network, actor=operator)
+    except CheckFailed:
+        transcript.close(operator, outcome="refused before anything changed")
+        raise
+    return transcript
 
 
 # -------------------------------------------------------------- rendering
