@@ -177,9 +177,7 @@ def _key_from_json(path: Path, data: bytes) -> SSlibKey:
     document = dict(document)
     given_keyid = document.pop("keyid", None)
     try:
-        keyid = compute_default_keyid(
-            document["keytype"], document["scheme"], document["keyval"]
-        )
+        keyid = compute_default_keyid(document["keytype"], document["scheme"], document["keyval"])
         key = SSlibKey.from_dict(keyid, document)
         key._crypto_key()  # parses keyval: refuses a key that cannot verify anything
     except (KeyError, TypeError, ValueError) as error:

@@ -16,17 +16,50 @@ import os
 from pathlib import Path
 
 import pkcs11
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from pkcs11 import Mechanism
 from pkcs11.mechanisms import MGF
-from pkcs11.util.ec import encode_ecdsa_signature
 from securesystemslib.exceptions import UnverifiedSignatureError, VerificationError
-from securesystemslib.signer import SIGNER_FOR_URI_SCHEME, Key, SecretsHandler, Signature, Signer
+from securesystemslib.signer import (
+    SIGNER_FOR_URI_SCHEME,
+    Key,
+    SecretsHandler,
+    Signature,
+    Signer,
+    SSlibKey,
+)
 
 from ceremony import tokens
 from ceremony.errors import KeyError_, SignatureError
 from ceremony.keys import Pkcs11Uri, crypto_public_key, tuf_key_from_token
 
 _PSS_PARAMS = (Mechanism.SHA256, MGF.SHA256, 32)
+
+
+class _ParsedKey(SSlibKey):
+    """An SSlibKey that parses its PEM once: verification stays
+    securesystemslib's own, minus re-reading the key for every signature."""
+
+    _parsed = None
+
+    def _crypto_key(self):  # type: ignore[override]
+        if self._parsed is None:
+            self._parsed = super()._crypto_key()
+        return self._parsed
+
+
+def _verifier(key: Key) -> Key:
+    if type(key) is SSlibKey:
+        return _ParsedKey(key.keyid, key.keytype, key.scheme, key.keyval)
+    return key
+
+
+def der_ecdsa(raw: bytes) -> bytes:
+    """PKCS#11 returns r||s; TUF and securesystemslib want DER."""
+    half = len(raw) // 2
+    return encode_dss_signature(
+        int.from_bytes(raw[:half], "big"), int.from_bytes(raw[half:], "big")
+    )
 
 
 class SessionPool:
@@ -91,6 +124,7 @@ class Pkcs11Signer(Signer):
     ) -> None:
         self.uri = uri
         self._public_key = public_key
+        self._verify_key = _verifier(public_key)
         self._secrets_handler = secrets_handler
         self.module_path = module_path or module_for_uri(uri)
         self.allow_exportable = allow_exportable
@@ -131,9 +165,7 @@ class Pkcs11Signer(Signer):
         if self._key is not None:
             return self._key
         token = self.token()
-        session = self._pool.session(
-            token, self.module_path, self._secrets_handler, self.final_try
-        )
+        session = self._pool.session(token, self.module_path, self._secrets_handler, self.final_try)
         key = tokens.find_key(session, key_id=self.uri.id, label=self.uri.object)
         self._check_key(token, key)
         self._key = key
@@ -166,7 +198,7 @@ class Pkcs11Signer(Signer):
         raw = self._raw_sign(key, self._spec, payload)
         signature = Signature(self._public_key.keyid, raw.hex())
         try:
-            self._public_key.verify_signature(signature, payload)
+            self._verify_key.verify_signature(signature, payload)
         except (UnverifiedSignatureError, VerificationError) as error:
             raise SignatureError(
                 f"token returned a signature that does not verify for key "
@@ -181,7 +213,7 @@ class Pkcs11Signer(Signer):
         if spec.sign_mechanism == Mechanism.ECDSA:
             algorithm = "sha384" if spec.curve == "secp384r1" else "sha256"
             digest = hashlib.new(algorithm, payload).digest()
-            return encode_ecdsa_signature(private.sign(digest, mechanism=Mechanism.ECDSA))
+            return der_ecdsa(private.sign(digest, mechanism=Mechanism.ECDSA))
         if spec.sign_mechanism == Mechanism.EDDSA:
             return private.sign(payload, mechanism=Mechanism.EDDSA)
         return private.sign(

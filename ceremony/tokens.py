@@ -12,7 +12,7 @@ from __future__ import annotations
 import ctypes
 import os
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -368,10 +368,8 @@ def open_user_session(
 
 def close_session(session: pkcs11.Session) -> None:
     """Log out and close; python-pkcs11 logs out when the session closes."""
-    try:
+    with suppress(pk_exc.PKCS11Error):
         session.close()
-    except pk_exc.PKCS11Error:
-        pass
 
 
 # --------------------------------------------------------------------------
@@ -425,9 +423,7 @@ def init_token(
     erased when asked, and the error names what would be lost.
     """
     if not label or len(label.encode()) > 32:
-        raise TokenError(
-            f"token label {label!r} must be 1 to 32 bytes", "choose a shorter label"
-        )
+        raise TokenError(f"token label {label!r} must be 1 to 32 bytes", "choose a shorter label")
     slot_id = _slot_to_initialise(lib, selector, erase)
     _c_init_token(module_path, slot_id, so_pin, label)
     token = _token_by_label_fresh(lib, label)
@@ -561,9 +557,9 @@ def spec_for_key(public: pkcs11.Object, key_type: KeyType) -> KeySpec:
     if key_type == KeyType.EC:
         params = public[Attribute.EC_PARAMS]
         for spec in KEY_SPECS.values():
-            if spec.curve and spec.key_type == KeyType.EC:
-                if encode_named_curve_parameters(spec.curve) == params:
-                    return spec
+            is_ec = spec.curve is not None and spec.key_type == KeyType.EC
+            if is_ec and encode_named_curve_parameters(spec.curve) == params:
+                return spec
     raise KeyError_(
         f"key {public[Attribute.LABEL]!r} is of a type TUF signing here does not support",
         f"use one of: {', '.join(KEY_SPECS)}",
@@ -702,14 +698,11 @@ def generate_key(
     leave it. Returns the key with the evidence read back from the token."""
     spec = KEY_SPECS.get(key_type)
     if spec is None:
-        raise KeyError_(
-            f"unknown key type {key_type!r}", f"choose one of: {', '.join(KEY_SPECS)}"
-        )
+        raise KeyError_(f"unknown key type {key_type!r}", f"choose one of: {', '.join(KEY_SPECS)}")
     require_mechanisms(session.token, spec)
     if any(k.label == label for k in list_keys(session)):
         raise KeyError_(
-            f"a key labelled {label!r} already exists on token "
-            f"{session.token.label.strip()!r}",
+            f"a key labelled {label!r} already exists on token {session.token.label.strip()!r}",
             "choose another label; existing keys are never replaced",
         )
     key_id = _new_key_id(session)

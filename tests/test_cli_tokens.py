@@ -23,8 +23,15 @@ def test_token_init_list_generate_export(capsys, tmp_path, monkeypatch, pin_file
     so_file = tmp_path / "so.txt"
     so_file.write_text(SO_PIN)
     code, out, _ = run(
-        capsys, "token", "init", "--label", "cli-alice", "--so-pin-file", str(so_file),
-        "--pin-file", str(pin_file),
+        capsys,
+        "token",
+        "init",
+        "--label",
+        "cli-alice",
+        "--so-pin-file",
+        str(so_file),
+        "--pin-file",
+        str(pin_file),
     )
     assert code == 0 and "initialised" in out
     code, out, _ = run(capsys, "token", "list", "--json")
@@ -33,9 +40,21 @@ def test_token_init_list_generate_export(capsys, tmp_path, monkeypatch, pin_file
 
     key_file = tmp_path / "alice.json"
     code, out, _ = run(
-        capsys, "key", "generate", "--token", entry["serial"], "--label", "root-1",
-        "--owner", "Alice", "--type", "ecdsa-p384", "--pin-file", str(pin_file),
-        "-o", str(key_file),
+        capsys,
+        "key",
+        "generate",
+        "--token",
+        entry["serial"],
+        "--label",
+        "root-1",
+        "--owner",
+        "Alice",
+        "--type",
+        "ecdsa-p384",
+        "--pin-file",
+        str(pin_file),
+        "-o",
+        str(key_file),
     )
     assert code == 0, out
     assert "born on the token" in out and "NEVER_EXTRACTABLE  True" in out
@@ -55,9 +74,7 @@ def test_token_init_list_generate_export(capsys, tmp_path, monkeypatch, pin_file
     )
     assert code == 0 and load_key_file(export) == key
 
-    code, _, err = run(
-        capsys, "key", "generate", "--token", "cli-alice", "--label", "root-1"
-    )
+    code, _, err = run(capsys, "key", "generate", "--token", "cli-alice", "--label", "root-1")
     assert code == 2 and "already exists" in err
 
 
@@ -70,11 +87,22 @@ def test_key_export_refuses_extractable(capsys, lib, make_token, pin, tmp_path, 
         make_extractable_key(session, "weak")
     monkeypatch.setenv("CEREMONY_PIN", USER_PIN)
     out_file = tmp_path / "weak.json"
-    code, _, err = run(capsys, "key", "export", "--token", label, "--label", "weak",
-                       "-o", str(out_file))
+    code, _, err = run(
+        capsys, "key", "export", "--token", label, "--label", "weak", "-o", str(out_file)
+    )
     assert code == 2 and "not fit to be a TUF key" in err and not out_file.exists()
-    code, _, _ = run(capsys, "key", "export", "--token", label, "--label", "weak",
-                     "-o", str(out_file), "--allow-exportable")
+    code, _, _ = run(
+        capsys,
+        "key",
+        "export",
+        "--token",
+        label,
+        "--label",
+        "weak",
+        "-o",
+        str(out_file),
+        "--allow-exportable",
+    )
     assert code == 0 and out_file.exists()
 
 
@@ -113,8 +141,16 @@ def test_reinit_refused_names_keys(capsys, make_token, pin, lib, tmp_path):
 
 @pytest.mark.parametrize(
     "argv",
-    [[], ["token"], ["token", "list"], ["token", "init"], ["key"], ["key", "generate"],
-     ["key", "list"], ["key", "export"]],
+    [
+        [],
+        ["token"],
+        ["token", "list"],
+        ["token", "init"],
+        ["key"],
+        ["key", "generate"],
+        ["key", "list"],
+        ["key", "export"],
+    ],
 )
 def test_help_is_written_for_key_holders(capsys, argv):
     with pytest.raises(SystemExit) as exited:

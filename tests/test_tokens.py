@@ -67,8 +67,14 @@ def test_generate_every_key_type_with_evidence(lib, make_token, pin, key_type):
     with tokens.logged_in(token, pin, rw=True) as session:
         key = tokens.generate_key(session, key_type, "k1", owner="Alice Example")
         attrs = key.private.get_attributes(
-            [Attribute.TOKEN, Attribute.PRIVATE, Attribute.SENSITIVE, Attribute.EXTRACTABLE,
-             Attribute.SIGN, Attribute.DECRYPT]
+            [
+                Attribute.TOKEN,
+                Attribute.PRIVATE,
+                Attribute.SENSITIVE,
+                Attribute.EXTRACTABLE,
+                Attribute.SIGN,
+                Attribute.DECRYPT,
+            ]
         )
         assert attrs[Attribute.TOKEN] and attrs[Attribute.PRIVATE] and attrs[Attribute.SENSITIVE]
         assert attrs[Attribute.EXTRACTABLE] is False
@@ -172,8 +178,13 @@ def test_reinitialise_refused_without_erase(lib, module_path, make_token, pin):
     assert "precious" in caught.value.problem and "--erase" in caught.value.fix
     tokens.find_token(lib, label)  # untouched
     tokens.init_token(
-        lib, module_path, label=label + "-new", so_pin=SO_PIN, user_pin=USER_PIN,
-        selector=label, erase=True,
+        lib,
+        module_path,
+        label=label + "-new",
+        so_pin=SO_PIN,
+        user_pin=USER_PIN,
+        selector=label,
+        erase=True,
     )
     fresh = tokens.find_token(lib, label + "-new")
     with tokens.logged_in(fresh, pin) as session:
