@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import itertools
 import json
 import re
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 import ceremony.audit as audit
+import ceremony.commands.audit as audit_commands
+from ceremony.airgap import IFF_RUNNING, IFF_UP, Interface, Readings, Route, preflight
 from ceremony.audit import (
     CLOSE,
     CONFIRMATION,
+    ERROR,
     EXCEPTION,
     GENESIS,
     PREFLIGHT,
@@ -27,7 +32,8 @@ from ceremony.audit import (
     render_text,
     verify_transcript,
 )
-from ceremony.errors import BadInput, CheckFailed
+from ceremony.cli import _common_options, _defaults
+from ceremony.errors import BadInput, CeremonyError, CheckFailed
 from ceremony.words import short_words, to_words
 
 NAME = re.compile(r"^\d{4}-\d{2}-\d{2}-\d{6}-[a-z0-9-]+\.jsonl$")
@@ -341,3 +347,146 @@ def test_render_of_a_broken_transcript_says_so(closed: Path) -> None:
     rewrite(closed, 2, {"actor": "Mallory"})
     assert "BROKEN" in render_markdown(closed)
     assert "BROKEN" in render_text(closed)
+
+
+# -------------------------------------------------------- begin and the CLI
+
+OFFLINE = Readings(now=datetime(2026, 11, 27, 9, 0, tzinfo=UTC), entropy_avail=256)
+ONLINE = Readings(
+    now=datetime(2026, 11, 27, 9, 0, tzinfo=UTC),
+    interfaces=(Interface("eth0", "up", IFF_UP | IFF_RUNNING),),
+    default_routes=(Route("ipv4", "eth0"),),
+    entropy_avail=256,
+)
+
+
+def events_of(path: Path) -> list[str]:
+    return [json.loads(line)["event"] for line in lines_of(path)]
+
+
+def test_begin_offline_records_the_preflight(tmp_path: Path) -> None:
+    transcript = audit.begin(tmp_path, readings=OFFLINE, operator="Alice")
+    assert events_of(transcript.path) == [START, PREFLIGHT]
+    assert audit.begin(tmp_path, readings=OFFLINE).path == transcript.path
+
+
+def test_begin_refuses_network_and_closes_the_attempt(tmp_path: Path) -> None:
+    with pytest.raises(CheckFailed, match="network is up: eth0"):
+        audit.begin(tmp_path, readings=ONLINE, operator="Alice", explicit=True)
+    (path,) = (tmp_path / "transcripts").iterdir()
+    assert events_of(path) == [START, PREFLIGHT, ERROR, CLOSE]
+    verify_transcript(path)
+
+
+def test_begin_with_allow_network_records_an_exception(tmp_path: Path) -> None:
+    transcript = audit.begin(tmp_path, readings=ONLINE, allow_network=True)
+    assert events_of(transcript.path) == [START, PREFLIGHT, EXCEPTION]
+    exception = json.loads(lines_of(transcript.path)[-1])["details"]
+    assert "--allow-network" in exception["decision"]
+    assert "eth0" in exception["happened"]
+
+
+def run_cli(argv: list[str]) -> int:
+    """The audit commands through argparse, as ceremony.cli.main runs them."""
+    common = _common_options()
+    parser = argparse.ArgumentParser(prog="ceremony", parents=[common])
+    audit_commands.register(parser.add_subparsers(dest="command"), common)
+    args = parser.parse_args(argv)
+    _defaults(args)
+    try:
+        return int(args.func(args) or 0)
+    except CeremonyError as error:
+        print(f"error: {error.message()}", file=sys.stderr)
+        return error.exit_code
+
+
+@pytest.fixture
+def offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(audit_commands, "preflight", lambda: preflight(OFFLINE))
+    monkeypatch.setattr(audit, "preflight", lambda readings=None: preflight(OFFLINE))
+
+
+@pytest.fixture
+def online(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(audit_commands, "preflight", lambda: preflight(ONLINE))
+    monkeypatch.setattr(audit, "preflight", lambda readings=None: preflight(ONLINE))
+
+
+def start_args(workspace: Path, *extra: str) -> list[str]:
+    return [
+        "--workspace",
+        str(workspace),
+        "audit",
+        "start",
+        "--title",
+        "Root 1",
+        "--operator",
+        "Alice",
+        "--witness",
+        "Bob",
+        *extra,
+    ]
+
+
+@pytest.mark.usefixtures("online")
+def test_cli_start_refuses_with_network_up(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert run_cli(start_args(tmp_path)) == 1
+    err = capsys.readouterr().err
+    assert "network is up: eth0" in err and "--allow-network" in err
+    assert run_cli(start_args(tmp_path, "--allow-network")) == 0
+    current = Transcript.current(tmp_path)
+    assert current is not None
+    assert events_of(current.path) == [START, PREFLIGHT, EXCEPTION]
+
+
+@pytest.mark.usefixtures("offline")
+def test_cli_ceremony_start_close_verify_show(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    ws = ["--workspace", str(tmp_path)]
+    assert run_cli(start_args(tmp_path)) == 0
+    assert run_cli([*ws, "preflight"]) == 0
+    assert run_cli([*ws, "audit", "close", "--operator", "Alice"]) == 0
+    out = capsys.readouterr().out
+    (path,) = (tmp_path / "transcripts").iterdir()
+    head = verify_transcript(path).head_hash
+    assert f"Final hash: {head}" in out
+    assert " ".join(to_words(head)[:8]) in out
+    assert events_of(path) == [START, PREFLIGHT, PREFLIGHT, CLOSE]
+
+    assert run_cli([*ws, "audit", "verify", path.name]) == 0
+    out = capsys.readouterr().out
+    assert head in out and " ".join(to_words(head)[8:16]) in out
+    words = " ".join(to_words(head))
+    assert run_cli([*ws, "audit", "verify", str(path), "--expect", words]) == 0
+    assert run_cli([*ws, "audit", "verify", "--expect", "0" * 64]) == 1
+
+    out_file = tmp_path / "record.md"
+    assert run_cli([*ws, "audit", "show", "--format", "md", "-o", str(out_file)]) == 0
+    assert "agree / do not agree" in out_file.read_text()
+    assert run_cli([*ws, "audit", "show"]) == 0
+    assert "Ceremony record: Root 1" in capsys.readouterr().out
+
+
+@pytest.mark.usefixtures("offline")
+def test_cli_verify_names_the_first_broken_record(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    transcript = make_ceremony(tmp_path)
+    transcript.close()
+    rewrite(transcript.path, 2, {"actor": "Mallory"})
+    assert run_cli(["--workspace", str(tmp_path), "audit", "verify"]) == 1
+    assert "record 4 (line 4)" in capsys.readouterr().err
+
+
+def test_cli_close_without_open_ceremony(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert run_cli(["--workspace", str(tmp_path), "audit", "close"]) == 2
+    assert "no open ceremony" in capsys.readouterr().err
+
+
+@pytest.mark.usefixtures("online")
+def test_cli_preflight_exit_status(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert run_cli(["--workspace", str(tmp_path), "preflight"]) == 1
+    assert run_cli(["--workspace", str(tmp_path), "preflight", "--allow-network"]) == 0
+    assert run_cli(["--workspace", str(tmp_path), "preflight", "--json", "--allow-network"]) == 0
+    assert '"network_up": true' in capsys.readouterr().out
