@@ -29,13 +29,15 @@ details whose keys look like secrets.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
 import platform
 import re
 import socket
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -99,9 +101,8 @@ _SECRET_PARTS = ("password", "passwd", "passphrase", "secret")
 
 def record_hash(record: Mapping[str, Any]) -> str:
     """SHA-256 hex of a record's canonical JSON (the value the next ``prev`` holds)."""
-    body = {key: value for key, value in record.items() if key != "hash"}
     try:
-        canonical = encode_canonical(body)
+        canonical = encode_canonical(dict(record))
     except FormatError as error:
         raise ValueError(f"record cannot be put in canonical JSON: {error}") from None
     assert isinstance(canonical, str)
@@ -335,20 +336,26 @@ def _truncate_tail(path: Path, keep: int) -> None:
         os.fsync(handle.fileno())
 
 
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the transcript, so two processes never fork the chain."""
+    with open(path, "rb") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
 class Transcript:
     """An open ceremony transcript that records are appended to."""
 
     def __init__(self, path: Path) -> None:
         """Open an existing transcript; its chain must verify to be appended to."""
         self.path = Path(path)
-        records, incomplete = read_records(self.path)
-        if incomplete:
-            data = self.path.read_bytes()
-            _truncate_tail(self.path, data.rfind(b"\n") + 1)
-        self._first = records[0]
-        self._last = records[-1]
-        self.head_hash = record_hash(self._last)
-        if incomplete and not self.closed:
+        with _locked(self.path):
+            repaired = self._load()
+        if repaired and not self.closed:
             self.record(
                 EXCEPTION,
                 None,
@@ -356,6 +363,34 @@ class Transcript:
                 happened="an interrupted write left a partial last line",
                 decision="the partial line was removed; the chain before it verifies",
             )
+
+    def _load(self) -> bool:
+        """Read and check the chain (call with the lock held).
+
+        A partial last line left by an interrupted write is cut off; returns
+        whether that happened.
+        """
+        try:
+            records, incomplete = read_records(self.path)
+        except CheckFailed as error:
+            raise CheckFailed(
+                error.problem,
+                "nothing more can be added to this record; keep it as evidence and "
+                "begin a new one with 'ceremony audit start'",
+            ) from None
+        if incomplete:
+            data = self.path.read_bytes()
+            _truncate_tail(self.path, data.rfind(b"\n") + 1)
+        self._first = records[0]
+        self._last = records[-1]
+        self.head_hash = record_hash(self._last)
+        self._size = self.path.stat().st_size
+        return incomplete
+
+    def _refresh(self) -> None:
+        """Pick up records another process (the TUI, a second command) appended."""
+        if self.path.stat().st_size != self._size:
+            self._load()
 
     @property
     def seq(self) -> int:
@@ -470,18 +505,32 @@ class Transcript:
                 "start a new ceremony with 'ceremony audit start'",
             )
         _check_no_secrets(details)
+        plain = _plain(details)
+        with _locked(self.path):
+            self._refresh()
+            if self.closed:
+                raise BadInput(
+                    f"the ceremony record {self.path.name} was closed meanwhile",
+                    "start a new ceremony with 'ceremony audit start'",
+                )
+            return self._append(event, actor, plain)
+
+    def _append(self, event: str, actor: str | None, details: dict[str, Any]) -> dict[str, Any]:
+        """Write the next record after the current head (call with the lock held)."""
         record = {
             "seq": self.seq + 1,
             "time": _iso(_utc_now()),
             "event": event,
             "actor": actor,
-            "details": _plain(details),
+            "details": details,
             "prev": self.head_hash,
         }
         head = record_hash(record)
-        append_durable(self.path, _line(record))
+        line = _line(record)
+        append_durable(self.path, line)
         self._last = record
         self.head_hash = head
+        self._size += len(line)
         return record
 
     def close(self, actor: str | None = None, **details: Any) -> str:
@@ -578,7 +627,7 @@ _SETUP_ROWS = (
     ("PKCS#11 module", "module_path"),
     ("Module SHA-256", "module_sha256"),
 )
-_SKIP_IN_STEPS = frozenset({"title", "operator", "witnesses"}) | {k for _, k in _SETUP_ROWS}
+_SKIP_IN_START = frozenset({"title", "operator", "witnesses"}) | {k for _, k in _SETUP_ROWS}
 
 
 @dataclass(frozen=True)
@@ -629,11 +678,17 @@ def _scalar(value: Any) -> str:
     return text
 
 
-def _detail_lines(details: Mapping[str, Any]) -> list[str]:
-    """Details as 'name: value' lines; lists of findings get one line each."""
+def _detail_lines(record: Mapping[str, Any]) -> list[str]:
+    """Details as 'name: value' lines; lists of findings get one line each.
+
+    The start record's setup and participants are shown in their own
+    sections, so they are left out here.
+    """
+    details = record.get("details", {})
+    skip = _SKIP_IN_START if record.get("event") == START else frozenset()
     lines = []
     for key, value in details.items():
-        if key in _SKIP_IN_STEPS:
+        if key in skip:
             continue
         label = key.replace("_", " ")
         if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
@@ -710,7 +765,7 @@ def render_text(path: Path) -> str:
         out.append(_step_heading(record))
         if record.get("actor"):
             out.append(f"  by: {record['actor']}")
-        out += [f"  {line}" for line in _detail_lines(record.get("details", {}))]
+        out += [f"  {line}" for line in _detail_lines(record)]
         out.append(f"  record hash: {record_hash(record)}")
         out.append("")
     out += _head_lines(loaded)
@@ -759,7 +814,7 @@ def _md_step(record: dict[str, Any], witnesses: list[str]) -> list[str]:
     out = ["", f"### {_md(_step_heading(record))}", ""]
     if record.get("actor"):
         out.append(f"- **By:** {_md(record['actor'])}")
-    for line in _detail_lines(record.get("details", {})):
+    for line in _detail_lines(record):
         indent = "  " if line.startswith("  ") else ""
         out.append(f"{indent}- {_md(line.strip().removeprefix('- '))}")
     out.append(f"- Record hash: `{record_hash(record)}`")

@@ -490,3 +490,23 @@ def test_cli_preflight_exit_status(tmp_path: Path, capsys: pytest.CaptureFixture
     assert run_cli(["--workspace", str(tmp_path), "preflight", "--allow-network"]) == 0
     assert run_cli(["--workspace", str(tmp_path), "preflight", "--json", "--allow-network"]) == 0
     assert '"network_up": true' in capsys.readouterr().out
+
+
+def test_two_writers_on_one_transcript_keep_one_chain(tmp_path: Path) -> None:
+    first = make_ceremony(tmp_path)
+    second = Transcript(first.path)
+    first.record(CONFIRMATION, "Alice", what="from the screen")
+    second.record(CONFIRMATION, "Alice", what="from the command line")
+    first.record(CONFIRMATION, "Alice", what="from the screen again")
+    assert first.seq == 8
+    result = verify_transcript(first.path)
+    assert result.records == 8
+    assert result.head_hash == first.head_hash
+
+
+def test_a_broken_transcript_cannot_be_continued(tmp_path: Path) -> None:
+    transcript = make_ceremony(tmp_path)
+    rewrite(transcript.path, 1, {"actor": "Mallory"})
+    with pytest.raises(CheckFailed) as caught:
+        Transcript.current(tmp_path)
+    assert "audit start" in (caught.value.fix or "")
