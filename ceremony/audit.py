@@ -275,6 +275,11 @@ def verify_transcript(path: Path, expected_head: str | None = None) -> VerifyRes
     )
 
 
+def head_hash(path: Path) -> str:
+    """The hash of a verified transcript's last record, as witnesses compare it."""
+    return verify_transcript(path).head_hash
+
+
 # ------------------------------------------------------------ the writer
 
 

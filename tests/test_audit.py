@@ -510,3 +510,7 @@ def test_a_broken_transcript_cannot_be_continued(tmp_path: Path) -> None:
     with pytest.raises(CheckFailed) as caught:
         Transcript.current(tmp_path)
     assert "audit start" in (caught.value.fix or "")
+
+
+def test_head_hash_of_a_file(closed: Path) -> None:
+    assert audit.head_hash(closed) == verify_transcript(closed).head_hash
