@@ -1,0 +1,265 @@
+"""The workspace on disk: published metadata, staged proposals, keys.
+
+Layout (docs/design.md): ``ceremony.toml``, ``metadata/`` (what the online
+server publishes; ``N.root.json`` for every root ever published and
+``N.ROLE.json`` plus ``ROLE.json`` for targets roles), ``staged/`` (proposals
+with the signatures gathered so far, and a small state file recording the
+payload hash that was staged and the one that was reviewed), ``keys/``,
+``transcripts/``, ``exports/``.
+
+Every write is atomic; a published version is never overwritten; a staged
+file is rewritten only with its payload unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from securesystemslib.signer import Key
+from tuf.api.metadata import Metadata, Root
+
+from ceremony import __version__
+from ceremony.config import CONFIG_NAME, Config, load_config
+from ceremony.errors import BadInput, WorkspaceError
+from ceremony.fsutil import write_atomic
+from ceremony.keys import key_to_json, owner_of
+from ceremony.metafile import parse_metadata, payload_sha256, to_file_bytes
+
+SUBDIRS = ("metadata", "staged", "keys", "transcripts", "exports")
+ROLE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+
+
+def check_role_name(role: str) -> str:
+    """Role names become file names: refuse anything that could escape."""
+    if not ROLE_NAME.match(role) or role.endswith(".json") or ".." in role:
+        raise BadInput(
+            f"{role!r} is not a usable role name",
+            "use letters, digits, '-', '_' and '.', starting with a letter or digit",
+        )
+    if role in ("snapshot", "timestamp"):
+        raise BadInput(
+            f"{role} is an online role: the online server signs it, not the ceremony",
+            "stage root, targets or an offline delegated role",
+        )
+    return role
+
+
+@dataclass
+class StagedState:
+    """What was staged and what was reviewed, by payload hash."""
+
+    payload_sha256: str
+    reviewed_sha256: str | None = None
+    base_version: int | None = None
+
+    def to_json(self) -> bytes:
+        return (json.dumps(self.__dict__, indent=2, sort_keys=True) + "\n").encode()
+
+
+class Workspace:
+    """One repository's ceremony directory."""
+
+    def __init__(self, root: Path, config: Config) -> None:
+        self.root = Path(root)
+        self.config = config
+        self._recorder: Any = None
+
+    # ------------------------------------------------------------------ open
+
+    @classmethod
+    def open(cls, root: Path) -> Workspace:
+        config = load_config(Path(root))
+        if config is None:
+            raise WorkspaceError(
+                f"{root} is not a ceremony workspace (no {CONFIG_NAME})",
+                "create one with: ceremony root init ..., or point --workspace at it",
+            )
+        return cls(Path(root), config)
+
+    @classmethod
+    def create(cls, root: Path, config: Config | None = None) -> Workspace:
+        """Create the layout where it does not exist; keep what does."""
+        root = Path(root)
+        existing = load_config(root)
+        for name in SUBDIRS:
+            (root / name).mkdir(parents=True, exist_ok=True)
+        if existing is None:
+            existing = config or Config(repository=root.resolve().name or "tuf-repository")
+            write_atomic(root / CONFIG_NAME, existing.to_toml().encode())
+        return cls(root, existing)
+
+    @property
+    def metadata_dir(self) -> Path:
+        return self.root / "metadata"
+
+    @property
+    def staged_dir(self) -> Path:
+        return self.root / "staged"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.root / "keys"
+
+    # --------------------------------------------------------- transcript
+
+    def set_recorder(self, recorder: Any) -> None:
+        """A callable(event, actor, **details) writing the ceremony record."""
+        self._recorder = recorder
+
+    def record(self, event: str, actor: str | None = None, **details: Any) -> None:
+        """Append to the ceremony record, after the state it describes is safe."""
+        if self._recorder is None:
+            from ceremony.audit import Transcript
+
+            transcript = Transcript.open_or_start(self.root, tool_version=__version__)
+            self._recorder = transcript.record
+        self._recorder(event, actor, **details)
+
+    # ----------------------------------------------------------- published
+
+    def root_versions(self) -> list[int]:
+        versions = []
+        for path in self.metadata_dir.glob("*.root.json"):
+            prefix = path.name.split(".", 1)[0]
+            if prefix.isdigit():
+                versions.append(int(prefix))
+        return sorted(versions)
+
+    def published_path(self, role: str, version: int | None = None) -> Path:
+        if version is None:
+            return self.metadata_dir / f"{role}.json"
+        return self.metadata_dir / f"{version}.{role}.json"
+
+    def published_bytes(self, role: str, version: int | None = None) -> bytes | None:
+        if role == "root" and version is None:
+            versions = self.root_versions()
+            if not versions:
+                return None
+            version = versions[-1]
+        path = self.published_path(role, version)
+        return path.read_bytes() if path.is_file() else None
+
+    def published(self, role: str, version: int | None = None) -> Metadata | None:
+        data = self.published_bytes(role, version)
+        if data is None:
+            return None
+        path = self.published_path(role, version)
+        expected = "root" if role == "root" else "targets"
+        return parse_metadata(data, str(path), expected)
+
+    def newest_root(self) -> Metadata[Root]:
+        root = self.published("root")
+        if root is None:
+            raise WorkspaceError(
+                "no root has been published in this workspace yet",
+                "create one with: ceremony root init, then sign and publish it",
+            )
+        return root
+
+    def published_roles(self) -> list[str]:
+        """Targets roles with a current published file."""
+        names = []
+        for path in sorted(self.metadata_dir.glob("*.json")):
+            stem = path.name[: -len(".json")]
+            if "." in stem and stem.split(".", 1)[0].isdigit():
+                continue
+            if stem != "root":
+                names.append(stem)
+        return names
+
+    # --------------------------------------------------------------- staged
+
+    def staged_path(self, role: str) -> Path:
+        return self.staged_dir / f"{check_role_name(role)}.json"
+
+    def _state_path(self, role: str) -> Path:
+        return self.staged_dir / f"{check_role_name(role)}.state.json"
+
+    def staged_roles(self) -> list[str]:
+        return sorted(
+            p.name[: -len(".json")]
+            for p in self.staged_dir.glob("*.json")
+            if not p.name.endswith(".state.json")
+        )
+
+    def staged(self, role: str) -> Metadata:
+        path = self.staged_path(role)
+        if not path.is_file():
+            staged = ", ".join(self.staged_roles()) or "none"
+            raise BadInput(
+                f"nothing is staged for role {role!r} (staged: {staged})",
+                "stage it first (root rotate, targets delegate/bump), or check the name",
+            )
+        expected = "root" if role == "root" else "targets"
+        metadata = parse_metadata(path.read_bytes(), str(path), expected)
+        self._check_unchanged(role, metadata)
+        return metadata
+
+    def staged_state(self, role: str) -> StagedState:
+        path = self._state_path(role)
+        try:
+            data = json.loads(path.read_bytes())
+            return StagedState(**data)
+        except (OSError, ValueError, TypeError):
+            raise WorkspaceError(
+                f"the state file of staged {role} ({path}) is missing or damaged",
+                f"stage {role} again; its signatures cannot be trusted to match a review",
+            ) from None
+
+    def _check_unchanged(self, role: str, metadata: Metadata) -> None:
+        state = self.staged_state(role)
+        actual = payload_sha256(metadata)
+        if actual != state.payload_sha256:
+            raise WorkspaceError(
+                f"staged {role} was changed after it was staged: its payload hash is "
+                f"{actual[:16]}..., staged as {state.payload_sha256[:16]}...",
+                f"do not edit staged files by hand; stage {role} again and review it",
+            )
+
+    def stage(self, role: str, metadata: Metadata, base_version: int | None) -> str:
+        """Write a new proposal (dropping any older one); returns its hash."""
+        digest = payload_sha256(metadata)
+        write_atomic(self._state_path(role), StagedState(digest, None, base_version).to_json())
+        write_atomic(self.staged_path(role), to_file_bytes(metadata))
+        return digest
+
+    def save_signatures(self, role: str, metadata: Metadata) -> None:
+        """Rewrite the staged file with more signatures, same payload."""
+        self._check_unchanged(role, metadata)
+        write_atomic(self.staged_path(role), to_file_bytes(metadata))
+
+    def mark_reviewed(self, role: str, digest: str) -> None:
+        state = self.staged_state(role)
+        state.reviewed_sha256 = digest
+        write_atomic(self._state_path(role), state.to_json())
+
+    def unstage(self, role: str) -> None:
+        self.staged_path(role).unlink(missing_ok=True)
+        self._state_path(role).unlink(missing_ok=True)
+
+    # -------------------------------------------------------------- publish
+
+    def write_published(self, role: str, metadata: Metadata) -> list[Path]:
+        """Write a complete version: immutable N.ROLE.json, then ROLE.json
+        (a copy of the newest; for root, clients use the numbered files)."""
+        data = to_file_bytes(metadata)
+        version = metadata.signed.version
+        numbered = self.published_path(role, version)
+        write_atomic(numbered, data, overwrite=False)
+        latest = self.published_path(role)
+        write_atomic(latest, data)
+        return [numbered, latest]
+
+    # ------------------------------------------------------------------ keys
+
+    def add_key(self, key: Key) -> Path:
+        """Keep a copy of a public key used in this repository."""
+        slug = re.sub(r"[^A-Za-z0-9]+", "-", owner_of(key)).strip("-").lower() or "key"
+        path = self.keys_dir / f"{slug}-{key.keyid[:12]}.json"
+        if not path.exists():
+            write_atomic(path, key_to_json(key))
+        return path
