@@ -92,6 +92,9 @@ class Workspace:
             write_atomic(root / CONFIG_NAME, existing.to_toml().encode())
         return cls(root, existing)
 
+    def save_config(self) -> None:
+        write_atomic(self.root / CONFIG_NAME, self.config.to_toml().encode())
+
     @property
     def metadata_dir(self) -> Path:
         return self.root / "metadata"

@@ -1,0 +1,514 @@
+"""Who still has to sign what, signing with tokens, merging, publishing.
+
+Thresholds are python-tuf's to judge: root versions through
+``Root.get_root_verification_result`` (a threshold of the previous root's
+keys AND of the new root's, TUF 5.3.4), other roles through their
+delegator's ``get_verification_result``. This module only adds the people:
+each missing key is shown with its holder's name and the token (label and
+serial) that holds it, so a holder with an old and a new key on two tokens
+is asked for both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pkcs11
+from securesystemslib.signer import Key
+from tuf.api.metadata import Metadata, Root, Signature, Targets
+
+from ceremony import audit, tokens
+from ceremony.errors import BadInput, CheckFailed, KeyError_, WorkspaceError
+from ceremony.keys import URI_FIELD, Pkcs11Uri, owner_of, tuf_key_from_token, uri_for
+from ceremony.metafile import parse_metadata, payload_bytes, payload_sha256
+from ceremony.roles import delegator_of
+from ceremony.signer import POOL, Pkcs11Signer
+from ceremony.workspace import Workspace
+
+
+@dataclass
+class Holder:
+    """A key and where to find it: the words status and sign prompts use."""
+
+    key: Key
+    owner: str
+    token_label: str | None
+    token_serial: str | None
+
+    @classmethod
+    def of(cls, key: Key) -> Holder:
+        uri_text = key.unrecognized_fields.get(URI_FIELD)
+        uri = Pkcs11Uri.parse(uri_text) if isinstance(uri_text, str) else Pkcs11Uri()
+        return cls(key, owner_of(key), uri.token, uri.serial)
+
+    def describe(self) -> str:
+        where = "token unknown"
+        if self.token_label or self.token_serial:
+            where = f"token {self.token_label or '?'}, serial {self.token_serial or '?'}"
+        return f"{self.owner} (key {self.key.keyid[:8]}, {where})"
+
+
+@dataclass
+class Requirement:
+    """One threshold a staged role must meet."""
+
+    title: str
+    threshold: int
+    signed: dict[str, Key]
+    unsigned: dict[str, Key]
+
+    @property
+    def met(self) -> bool:
+        return len(self.signed) >= self.threshold
+
+    @property
+    def missing(self) -> int:
+        return max(0, self.threshold - len(self.signed))
+
+    def still_needed(self) -> list[Holder]:
+        return [] if self.met else [Holder.of(k) for k in self.unsigned.values()]
+
+
+# --------------------------------------------------------------------------
+# Requirements
+
+
+def targets_candidates(ws: Workspace) -> dict[str, Targets]:
+    """Targets roles that could delegate: staged proposals win over published."""
+    found: dict[str, Targets] = {}
+    for role in ws.published_roles():
+        published = ws.published(role)
+        if published is not None:
+            found[role] = published.signed
+    for role in ws.staged_roles():
+        if role != "root":
+            found[role] = ws.staged(role).signed
+    return found
+
+
+def current_root(ws: Workspace) -> Root:
+    """The root that names the targets keys: published, else staged v1."""
+    published = ws.published("root")
+    if published is not None:
+        return published.signed
+    if "root" in ws.staged_roles():
+        return ws.staged("root").signed
+    raise WorkspaceError("this workspace has no root yet", "start with: ceremony root init")
+
+
+def requirements(ws: Workspace, role: str, metadata: Metadata) -> list[Requirement]:
+    payload = payload_bytes(metadata)
+    if role == "root":
+        return _root_requirements(ws, metadata.signed, payload, metadata.signatures)
+    if role == "targets":
+        delegator: Root | Targets = current_root(ws)
+        source = "root"
+    else:
+        candidates = targets_candidates(ws)
+        name = delegator_of(candidates, role)
+        if name is None:
+            raise BadInput(
+                f"no targets role delegates {role!r}",
+                "delegate it first with: ceremony targets delegate",
+            )
+        delegator, source = candidates[name], name
+    result = delegator.get_verification_result(role, payload, metadata.signatures)
+    title = f"{role} keys named by {source}"
+    return [Requirement(title, result.threshold, result.signed, result.unsigned)]
+
+
+def _root_requirements(
+    ws: Workspace, root: Root, payload: bytes, signatures: dict[str, Signature]
+) -> list[Requirement]:
+    previous = None
+    if root.version > 1:
+        published = ws.published("root", root.version - 1)
+        if published is None:
+            raise WorkspaceError(
+                f"root version {root.version - 1} is not published here; "
+                f"staged root v{root.version} cannot be checked against it",
+                "import the published root history into metadata/",
+            )
+        previous = published.signed
+    result = root.get_root_verification_result(previous, payload, signatures)
+    new = Requirement(
+        f"root v{root.version} keys (the new root)",
+        result.second.threshold,
+        result.second.signed,
+        result.second.unsigned,
+    )
+    if previous is None:
+        return [new]
+    old = Requirement(
+        f"root v{previous.version} keys (the current root must approve)",
+        result.first.threshold,
+        result.first.signed,
+        result.first.unsigned,
+    )
+    return [old, new]
+
+
+def needed_keys(reqs: list[Requirement]) -> dict[str, Key]:
+    return {kid: key for r in reqs if not r.met for kid, key in r.unsigned.items()}
+
+
+def authorised_keys(reqs: list[Requirement]) -> dict[str, Key]:
+    found: dict[str, Key] = {}
+    for r in reqs:
+        found.update(r.signed)
+        found.update(r.unsigned)
+    return found
+
+
+# --------------------------------------------------------------------------
+# Status
+
+
+@dataclass
+class RoleStatus:
+    role: str
+    version: int
+    expires: datetime
+    signatures: int
+    payload_sha256: str
+    reviewed: bool
+    requirements: list[Requirement]
+
+    @property
+    def complete(self) -> bool:
+        return all(r.met for r in self.requirements)
+
+
+def status(ws: Workspace) -> list[RoleStatus]:
+    result = []
+    for role in ws.staged_roles():
+        metadata = ws.staged(role)
+        state = ws.staged_state(role)
+        digest = payload_sha256(metadata)
+        result.append(
+            RoleStatus(
+                role=role,
+                version=metadata.signed.version,
+                expires=metadata.signed.expires,
+                signatures=len(metadata.signatures),
+                payload_sha256=digest,
+                reviewed=state.reviewed_sha256 == digest,
+                requirements=requirements(ws, role, metadata),
+            )
+        )
+    return result
+
+
+def tokens_needed(ws: Workspace, role: str) -> list[Holder]:
+    """Holders still needed for ``role``, one entry per token, in order."""
+    reqs = requirements(ws, role, ws.staged(role))
+    seen: set[tuple[str | None, str | None]] = set()
+    holders = []
+    for req in reqs:
+        for holder in req.still_needed():
+            where = (holder.token_label, holder.token_serial)
+            if where not in seen:
+                seen.add(where)
+                holders.append(holder)
+    return holders
+
+
+# --------------------------------------------------------------------------
+# Signing
+
+
+@dataclass
+class SignOutcome:
+    role: str
+    payload_sha256: str
+    signed: list[Holder] = field(default_factory=list)
+    already: list[Holder] = field(default_factory=list)
+    not_needed: list[Holder] = field(default_factory=list)
+    not_authorised: list[str] = field(default_factory=list)
+    complete: bool = False
+
+
+def require_reviewed(ws: Workspace, role: str, metadata: Metadata) -> str:
+    """Only the payload that review showed may be signed."""
+    digest = payload_sha256(metadata)
+    reviewed = ws.staged_state(role).reviewed_sha256
+    if reviewed != digest:
+        raise BadInput(
+            f"staged {role} (payload {digest[:16]}...) has not been reviewed",
+            f"run: ceremony review {role}, and compare the hash with the witnesses",
+        )
+    return digest
+
+
+def _record_token(ws: Workspace, token: pkcs11.Token) -> None:
+    info = tokens.describe_token(token.slot)
+    ws.record(
+        audit.TOKEN_SEEN,
+        label=info.label,
+        serial=info.serial,
+        model=info.model,
+        manufacturer=info.manufacturer,
+        firmware=info.firmware,
+        pin_state=list(info.pin_state),
+    )
+
+
+@dataclass
+class SignOptions:
+    module_path: Path
+    pin_source: tokens.PinSource | None
+    key_label: str | None = None
+    final_try: bool = False
+    allow_exportable: bool = False
+
+
+def sign_with_token(
+    ws: Workspace, role: str, token: pkcs11.Token, options: SignOptions
+) -> SignOutcome:
+    """Sign staged ``role`` with every key on ``token`` that it still needs.
+
+    Each signature is verified by the signer, then written to the staged
+    file and recorded, before the next key is used.
+    """
+    metadata = ws.staged(role)
+    digest = require_reviewed(ws, role, metadata)
+    outcome = SignOutcome(role, digest)
+    _record_token(ws, token)
+    session = POOL.session(token, options.module_path, options.pin_source, options.final_try)
+    for token_key in tokens.list_keys(session):
+        if options.key_label and token_key.label != options.key_label:
+            continue
+        _sign_one(ws, role, metadata, token, token_key, options, outcome)
+    touched = outcome.signed or outcome.already or outcome.not_needed
+    if options.key_label and not touched and options.key_label not in outcome.not_authorised:
+        raise KeyError_(
+            f"no key labelled {options.key_label!r} on token {token.label.strip()!r}",
+            "check the label with: ceremony key list",
+        )
+    outcome.complete = all(r.met for r in requirements(ws, role, metadata))
+    return outcome
+
+
+def _sign_one(
+    ws: Workspace,
+    role: str,
+    metadata: Metadata,
+    token: pkcs11.Token,
+    token_key: tokens.TokenKey,
+    options: SignOptions,
+    outcome: SignOutcome,
+) -> None:
+    try:
+        on_token = tuf_key_from_token(token, token_key)
+    except (KeyError_, BadInput):
+        outcome.not_authorised.append(token_key.label)
+        return
+    reqs = requirements(ws, role, metadata)
+    keyid = on_token.keyid
+    authorised = authorised_keys(reqs)
+    if keyid not in authorised:
+        outcome.not_authorised.append(token_key.label)
+        return
+    holder = Holder.of(authorised[keyid])
+    if any(keyid in r.signed for r in reqs):
+        outcome.already.append(holder)
+        return
+    if keyid not in needed_keys(reqs):
+        outcome.not_needed.append(holder)
+        return
+    signer = Pkcs11Signer(
+        uri_for(token, token_key),
+        authorised[keyid],
+        options.pin_source,
+        module_path=options.module_path,
+        allow_exportable=options.allow_exportable,
+        final_try=options.final_try,
+    )
+    metadata.sign(signer, append=True)
+    ws.save_signatures(role, metadata)
+    ws.record(
+        audit.SIGNATURE_MADE,
+        holder.owner,
+        role=role,
+        version=metadata.signed.version,
+        keyid=keyid,
+        token=token.label.strip(),
+        serial=tokens.serial_of(token),
+        payload_sha256=outcome.payload_sha256,
+    )
+    outcome.signed.append(holder)
+
+
+# --------------------------------------------------------------------------
+# Merge
+
+
+@dataclass
+class MergeOutcome:
+    role: str
+    added: list[Holder] = field(default_factory=list)
+    already: list[Holder] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)
+    invalid: list[str] = field(default_factory=list)
+
+
+def role_from_filename(path: Path) -> str:
+    name = path.name
+    if name.endswith(".json"):
+        name = name[: -len(".json")]
+    head, _, rest = name.partition(".")
+    return rest if head.isdigit() and rest else name
+
+
+def merge(ws: Workspace, path: Path, role: str | None = None) -> MergeOutcome:
+    """Add signatures made elsewhere on a byte-identical copy of a proposal."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise BadInput(f"cannot read {path}: {error.strerror}") from None
+    role = role or role_from_filename(path)
+    staged = ws.staged(role)
+    other = parse_metadata(data, str(path), "root" if role == "root" else "targets")
+    if payload_bytes(other) != payload_bytes(staged):
+        raise BadInput(
+            f"{path} is not the proposal staged here: its payload hash is "
+            f"{payload_sha256(other)[:16]}..., ours is {payload_sha256(staged)[:16]}...",
+            "merge only copies of the same staged version, signed unchanged",
+        )
+    outcome = MergeOutcome(role)
+    for keyid, signature in other.signatures.items():
+        _merge_one(ws, role, staged, keyid, signature, outcome)
+    return outcome
+
+
+def _merge_one(
+    ws: Workspace,
+    role: str,
+    staged: Metadata,
+    keyid: str,
+    signature: Signature,
+    outcome: MergeOutcome,
+) -> None:
+    reqs = requirements(ws, role, staged)
+    authorised = authorised_keys(reqs)
+    if keyid not in authorised:
+        outcome.unknown.append(keyid)
+        return
+    holder = Holder.of(authorised[keyid])
+    if any(keyid in r.signed for r in reqs):
+        outcome.already.append(holder)
+        return
+    candidate = dict(staged.signatures)
+    candidate[keyid] = signature
+    if not any(keyid in r.signed for r in requirements(ws, role, _with(staged, candidate))):
+        outcome.invalid.append(keyid)
+        return
+    staged.signatures[keyid] = signature
+    ws.save_signatures(role, staged)
+    ws.record(
+        audit.SIGNATURE_MERGED,
+        holder.owner,
+        role=role,
+        version=staged.signed.version,
+        keyid=keyid,
+        payload_sha256=payload_sha256(staged),
+    )
+    outcome.added.append(holder)
+
+
+def _with(metadata: Metadata, signatures: dict[str, Signature]) -> Metadata:
+    return Metadata(metadata.signed, signatures)
+
+
+# --------------------------------------------------------------------------
+# Publish
+
+
+def _expected_version(ws: Workspace, role: str) -> int:
+    if role == "root":
+        versions = ws.root_versions()
+        return versions[-1] + 1 if versions else 1
+    published = ws.published(role)
+    return published.signed.version + 1 if published is not None else 1
+
+
+def publish(ws: Workspace, role: str, now: datetime | None = None) -> list[Path]:
+    """Check the staged role completely, then write it where clients look."""
+    metadata = ws.staged(role)
+    reqs = requirements(ws, role, metadata)
+    unmet = [r for r in reqs if not r.met]
+    if unmet:
+        raise CheckFailed(_unmet_text(role, unmet), "collect the signatures: ceremony status")
+    expected = _expected_version(ws, role)
+    if metadata.signed.version != expected:
+        raise WorkspaceError(
+            f"staged {role} is version {metadata.signed.version}; the next version to "
+            f"publish is {expected}",
+            f"stage {role} again from the newest published version",
+        )
+    if metadata.signed.is_expired(now or datetime.now(UTC)):
+        raise CheckFailed(f"staged {role} expired on {metadata.signed.expires:%Y-%m-%d}")
+    _require_published_delegator(ws, role)
+    written = ws.write_published(role, metadata)
+    ws.unstage(role)
+    ws.record(
+        audit.PUBLISH,
+        role=role,
+        version=metadata.signed.version,
+        payload_sha256=payload_sha256(metadata),
+        files=[str(p.relative_to(ws.root)) for p in written],
+    )
+    return written
+
+
+def _require_published_delegator(ws: Workspace, role: str) -> None:
+    if role == "root":
+        return
+    if role == "targets":
+        if not ws.root_versions():
+            raise WorkspaceError("publish root before targets", "ceremony publish root")
+        return
+    published = {}
+    for name in ws.published_roles():
+        meta = ws.published(name)
+        if meta is not None:
+            published[name] = meta.signed
+    if delegator_of(published, role) is None:
+        raise WorkspaceError(
+            f"no published targets role delegates {role!r} yet",
+            "publish the delegating role first",
+        )
+
+
+def _unmet_text(role: str, unmet: list[Requirement]) -> str:
+    parts = []
+    for req in unmet:
+        people = "; ".join(h.describe() for h in req.still_needed())
+        parts.append(
+            f"{req.title}: {len(req.signed)} of {req.threshold} signatures, "
+            f"{req.missing} more needed from: {people}"
+        )
+    return f"staged {role} does not meet its thresholds: " + " | ".join(parts)
+
+
+# --------------------------------------------------------------------------
+# Token prompts for a guided signing round
+
+
+TokenPrompt = Callable[[Holder], bool]
+"""Asks for a holder's token to be inserted; False means skip it."""
+
+
+def find_holder_token(lib: pkcs11.lib, holder: Holder) -> pkcs11.Token | None:
+    for selector in (holder.token_serial, holder.token_label):
+        if not selector:
+            continue
+        try:
+            return tokens.find_token(lib, selector)
+        except tokens.TokenError:
+            continue
+    return None

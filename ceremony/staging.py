@@ -1,0 +1,146 @@
+"""Stage new versions: the commands that propose a change to a role.
+
+Each function loads what the change starts from (a staged proposal of the
+same role if one exists, so several edits make one version; otherwise the
+newest published version), applies ``roles``, stages the result and
+records it. Staging anew drops signatures made on an older payload: the
+caller says so to the user.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from tuf.api.metadata import Metadata, Targets
+
+from ceremony import audit, roles
+from ceremony.config import Config
+from ceremony.errors import BadInput, WorkspaceError
+from ceremony.workspace import Workspace
+
+
+@dataclass
+class Staged:
+    role: str
+    version: int
+    payload_sha256: str
+    dropped_signatures: int
+
+
+def _stage(ws: Workspace, role: str, metadata: Metadata, base: int | None, dropped: int) -> Staged:
+    digest = ws.stage(role, metadata, base)
+    ws.record(
+        audit.STAGED,
+        role=role,
+        version=metadata.signed.version,
+        payload_sha256=digest,
+        expires=metadata.signed.expires.isoformat(),
+    )
+    return Staged(role, metadata.signed.version, digest, dropped)
+
+
+def _existing_signatures(ws: Workspace, role: str) -> int:
+    if role in ws.staged_roles():
+        return len(ws.staged(role).signatures)
+    return 0
+
+
+# --------------------------------------------------------------------------
+# Root
+
+
+def init_root(
+    path: Path, plan: roles.RootPlan, expiry_days: dict[str, int], repository: str | None
+) -> tuple[Workspace, Staged]:
+    """Create the workspace if needed and stage root version 1."""
+    config = Config(repository=repository or Path(path).resolve().name or "tuf-repository")
+    config.expiry_days.update(expiry_days)
+    ws = Workspace.create(Path(path), config)
+    if ws.root_versions():
+        raise WorkspaceError(
+            f"{path} already has a published root (version {ws.root_versions()[-1]})",
+            "change it with: ceremony root rotate",
+        )
+    plan.root_expiry_days = expiry_days.get("root", ws.config.expiry_days["root"])
+    metadata = roles.init_root(plan)
+    for _role, key in plan.add:
+        ws.add_key(key)
+    return ws, _stage(ws, "root", metadata, None, _existing_signatures(ws, "root"))
+
+
+def rotate_root(ws: Workspace, plan: roles.RootPlan) -> Staged:
+    """Stage root N+1 (or amend the staged N+1) from the published root N."""
+    published = ws.newest_root()
+    base = published.signed
+    if "root" in ws.staged_roles():
+        base = ws.staged("root").signed
+    metadata = roles.rotate_root(base, plan)
+    metadata.signed.version = published.signed.version + 1
+    for _role, key in plan.add:
+        ws.add_key(key)
+    return _stage(ws, "root", metadata, published.signed.version, _existing_signatures(ws, "root"))
+
+
+# --------------------------------------------------------------------------
+# Targets roles
+
+
+def _targets_base(ws: Workspace, role: str, expiry_days: int | None) -> tuple[Metadata, int | None]:
+    """What an edit of ``role`` starts from, and the published version."""
+    published = ws.published(role)
+    base_version = published.signed.version if published is not None else None
+    if role in ws.staged_roles():
+        return roles.next_version(ws.staged(role), expiry_days, bump=False), base_version
+    days = expiry_days or ws.config.expiry_days.get(role, ws.config.expiry_days["targets"])
+    if published is not None:
+        return roles.next_version(published, days, bump=True), base_version
+    _require_delegated(ws, role)
+    return roles.new_targets(days), None
+
+
+def _require_delegated(ws: Workspace, role: str) -> None:
+    if role == "targets":
+        return
+    from ceremony.signing import targets_candidates
+
+    if roles.delegator_of(targets_candidates(ws), role) is None:
+        raise BadInput(
+            f"no targets role delegates {role!r}",
+            "delegate it first with: ceremony targets delegate",
+        )
+
+
+def delegate(
+    ws: Workspace, plan: roles.DelegationPlan, delegator: str, expiry_days: int | None
+) -> Staged:
+    metadata, base = _targets_base(ws, delegator, None)
+    roles.delegate(metadata.signed, plan)
+    for key in plan.keys:
+        ws.add_key(key)
+    staged = _stage(ws, delegator, metadata, base, _existing_signatures(ws, delegator))
+    if expiry_days is not None:
+        ws.config.expiry_days[plan.name] = expiry_days
+        ws.save_config()
+    return staged
+
+
+def revoke(ws: Workspace, name: str, delegator: str) -> Staged:
+    metadata, base = _targets_base(ws, delegator, None)
+    roles.revoke(metadata.signed, name)
+    return _stage(ws, delegator, metadata, base, _existing_signatures(ws, delegator))
+
+
+def bump(ws: Workspace, role: str, expiry_days: int | None) -> Staged:
+    """Re-sign ``role`` as a new version with a fresh expiry."""
+    days = expiry_days or ws.config.expiry_days.get(role, ws.config.expiry_days["targets"])
+    metadata, base = _targets_base(ws, role, days)
+    return _stage(ws, role, metadata, base, _existing_signatures(ws, role))
+
+
+def add_targets(ws: Workspace, role: str, targets: dict[str, object]) -> Staged:
+    """Stage ``role`` with target file entries added (used by tests, bench)."""
+    metadata, base = _targets_base(ws, role, None)
+    signed: Targets = metadata.signed
+    signed.targets.update(targets)  # type: ignore[arg-type]
+    return _stage(ws, role, metadata, base, _existing_signatures(ws, role))
