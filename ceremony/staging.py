@@ -15,7 +15,7 @@ from pathlib import Path
 from tuf.api.metadata import Metadata, Targets
 
 from ceremony import audit, roles
-from ceremony.config import Config
+from ceremony.config import Config, load_config
 from ceremony.errors import BadInput, WorkspaceError
 from ceremony.workspace import Workspace
 
@@ -53,17 +53,24 @@ def _existing_signatures(ws: Workspace, role: str) -> int:
 def init_root(
     path: Path, plan: roles.RootPlan, expiry_days: dict[str, int], repository: str | None
 ) -> tuple[Workspace, Staged]:
-    """Create the workspace if needed and stage root version 1."""
-    config = Config(repository=repository or Path(path).resolve().name or "tuf-repository")
+    """Stage root version 1, creating the workspace if needed.
+
+    The root is built (and refused, if it must be) before anything is
+    written, so a refused init leaves no workspace behind.
+    """
+    existing = load_config(Path(path))
+    config = existing or Config(
+        repository=repository or Path(path).resolve().name or "tuf-repository"
+    )
     config.expiry_days.update(expiry_days)
-    ws = Workspace.create(Path(path), config)
-    if ws.root_versions():
+    plan.root_expiry_days = config.expiry_days["root"]
+    metadata = roles.init_root(plan)
+    if existing is not None and Workspace(Path(path), existing).root_versions():
         raise WorkspaceError(
-            f"{path} already has a published root (version {ws.root_versions()[-1]})",
+            f"{path} already has a published root",
             "change it with: ceremony root rotate",
         )
-    plan.root_expiry_days = expiry_days.get("root", ws.config.expiry_days["root"])
-    metadata = roles.init_root(plan)
+    ws = Workspace.create(Path(path), config)
     for _role, key in plan.add:
         ws.add_key(key)
     return ws, _stage(ws, "root", metadata, None, _existing_signatures(ws, "root"))

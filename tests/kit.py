@@ -66,3 +66,21 @@ def make_online_key(directory: Path, name: str) -> OnlineKey:
 def ceremony(workspace: Path, *argv: str) -> int:
     """Run the CLI in-process against ``workspace`` (PIN from CEREMONY_PIN)."""
     return main(["--workspace", str(workspace), *argv])
+
+
+def review(workspace: Path, role: str) -> str:
+    """What a key holder does before signing: look at the change."""
+    from ceremony.review import review as show
+    from ceremony.workspace import Workspace
+
+    return show(Workspace.open(workspace), role).payload_sha256
+
+
+def root_args(holders: list[Holder], online: dict[str, object], threshold: int = 2) -> list[str]:
+    """`ceremony root init` arguments: holders' root keys and the other roles' keys."""
+    args = ["root", "init", "--threshold", f"root={threshold}"]
+    for holder in holders:
+        args += ["--key", f"root={holder.key_file}"]
+    for role, key in online.items():
+        args += ["--key", f"{role}={key.key_file}"]
+    return args
