@@ -91,7 +91,7 @@ def test_root_init_refusals(people, tmp_path, capsys, extra, message):
 def test_root_init_refuses_duplicate_and_missing_keys(people, tmp_path, capsys):
     holders, online, _ = people
     ws = tmp_path / "dup"
-    args = root_args(holders, online) + ["--key", f"root={holders[0].key_file}"]
+    args = [*root_args(holders, online), "--key", f"root={holders[0].key_file}"]
     assert ceremony(ws, *args) == 2
     assert "listed twice" in capsys.readouterr().err
     without_timestamp = {k: v for k, v in online.items() if k != "timestamp"}
