@@ -1,0 +1,264 @@
+"""verify_workspace: root chains, thresholds, gaps, expiry, delegations.
+
+Workspaces are built with python-tuf's Metadata API and in-memory ECDSA
+keys: these are tests of the verification logic, not of tokens.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from securesystemslib.signer import CryptoSigner
+from tuf.api.metadata import (
+    DelegatedRole,
+    Delegations,
+    Metadata,
+    Role,
+    Root,
+    SuccinctRoles,
+    TargetFile,
+    Targets,
+)
+
+from ceremony.commands import inspect
+from ceremony.errors import BadInput
+from ceremony.keys import OWNER_FIELD
+from ceremony.verify import FAIL, OK, WARN, verify_workspace
+from ceremony.workspace import Workspace
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+TOP = ("root", "targets", "snapshot", "timestamp")
+
+
+def holder(name: str) -> CryptoSigner:
+    signer = CryptoSigner.generate_ecdsa()
+    signer.public_key.unrecognized_fields[OWNER_FIELD] = name
+    return signer
+
+
+def make_root(
+    version: int, root_keys: list[CryptoSigner], others: dict[str, CryptoSigner], days: int = 365
+) -> Metadata[Root]:
+    root = Root(version=version, expires=NOW + timedelta(days=days), consistent_snapshot=True)
+    root.roles = {name: Role([], 1) for name in TOP}
+    for signer in root_keys:
+        root.add_key(signer.public_key, "root")
+    for name, signer in others.items():
+        root.add_key(signer.public_key, name)
+    root.roles["root"].threshold = 2
+    return Metadata(root)
+
+
+def sign(metadata: Metadata, *signers: CryptoSigner) -> Metadata:
+    for signer in signers:
+        metadata.sign(signer, append=True)
+    return metadata
+
+
+@pytest.fixture
+def online() -> dict[str, CryptoSigner]:
+    return {name: holder(name) for name in ("targets", "snapshot", "timestamp")}
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Workspace:
+    ws = Workspace.create(tmp_path / "ws")
+    ws.set_recorder(lambda *args, **kwargs: None)
+    return ws
+
+
+def chain(workspace: Workspace, online: dict[str, CryptoSigner], versions: int = 3):
+    """Versions 1..N, each replacing one of three root keys, signed 2 old + 2 new."""
+    keys = [holder(f"holder{i}") for i in range(3)]
+    previous = None
+    for version in range(1, versions + 1):
+        if version > 1:
+            keys = [*keys[1:], holder(f"holder{version + 2}")]
+        root = make_root(version, keys, online)
+        signers = {s.public_key.keyid: s for s in keys[:2]}
+        if previous is not None:
+            signers |= {s.public_key.keyid: s for s in previous[:2]}
+        sign(root, *signers.values())
+        workspace.write_published("root", root)
+        previous = keys
+    return keys
+
+
+def publish_targets(workspace: Workspace, online, delegations=None, days: int = 90) -> Targets:
+    targets = Targets(version=1, expires=NOW + timedelta(days=days))
+    targets.delegations = delegations
+    workspace.write_published("targets", sign(Metadata(targets), online["targets"]))
+    return targets
+
+
+def statuses(report) -> list[tuple[str, int | None, str]]:
+    return [(item.role, item.version, item.status) for item in report.items]
+
+
+def test_good_chain_of_three(workspace, online):
+    chain(workspace, online)
+    publish_targets(workspace, online)
+    report = verify_workspace(workspace)
+    assert report.ok, report.to_dict()
+    assert [s for s in statuses(report) if s[0] == "root"] == [
+        ("root", 1, OK),
+        ("root", 2, OK),
+        ("root", 3, OK),
+    ]
+    assert ("targets", 1, OK) in statuses(report)
+    assert report.exit_code == 0
+
+
+def test_rotation_signed_by_new_keys_only_fails(workspace, online):
+    keys = chain(workspace, online, versions=1)
+    new = [holder("new1"), holder("new2"), keys[0]]
+    bad = sign(make_root(2, new, online), new[0], new[1])
+    workspace.write_published("root", bad)
+    report = verify_workspace(workspace)
+    assert not report.ok
+    failure = report.failures[0]
+    assert (failure.role, failure.version) == ("root", 2)
+    assert "not signed by a threshold of the root keys of version 1" in failure.reason
+    assert "holder1" in failure.reason  # the missing old holders are named
+    assert report.exit_code == 1
+
+
+def tamper_signature(path: Path) -> None:
+    document = json.loads(path.read_bytes())
+    signature = document["signatures"][0]
+    text = signature["sig"]
+    signature["sig"] = text[:-4] + ("0" if text[-4] != "0" else "1") + text[-3:]
+    path.write_text(json.dumps(document, indent=1))
+
+
+def test_tampered_signature_fails(workspace, online):
+    chain(workspace, online)
+    publish_targets(workspace, online)
+    tamper_signature(workspace.metadata_dir / "targets.json")
+    report = verify_workspace(workspace)
+    assert not report.ok
+    assert any(f.role == "targets" and "0 of 1 keys signed" in f.reason for f in report.failures)
+
+
+def test_tampered_root_signature_fails(workspace, online):
+    chain(workspace, online)
+    for name in ("2.root.json",):
+        path = workspace.metadata_dir / name
+        document = json.loads(path.read_bytes())
+        for signature in document["signatures"]:
+            text = signature["sig"]
+            signature["sig"] = text[:-4] + ("0" if text[-4] != "0" else "1") + text[-3:]
+        path.write_text(json.dumps(document, indent=1))
+    report = verify_workspace(workspace)
+    assert ("root", 2, FAIL) in statuses(report)
+
+
+def test_gap_in_versions_fails(workspace, online):
+    chain(workspace, online, versions=3)
+    (workspace.metadata_dir / "2.root.json").unlink()
+    report = verify_workspace(workspace)
+    assert not report.ok
+    assert any("root version 2 is missing" in f.reason for f in report.failures)
+
+
+def test_root_json_must_be_newest_copy(workspace, online):
+    chain(workspace, online, versions=2)
+    data = (workspace.metadata_dir / "1.root.json").read_bytes()
+    (workspace.metadata_dir / "root.json").write_bytes(data)
+    report = verify_workspace(workspace)
+    assert any("not a copy of 2.root.json" in f.reason for f in report.failures)
+
+
+def test_expired_fails_and_soon_warns(workspace, online):
+    chain(workspace, online, versions=1)
+    publish_targets(workspace, online, days=10)
+    report = verify_workspace(workspace, warn_days=30)
+    assert report.ok
+    assert ("targets", 1, WARN) in statuses(report)
+    later = verify_workspace(workspace, now=NOW + timedelta(days=11))
+    assert not later.ok
+    assert any(f.role == "targets" and "expired" in f.reason for f in later.failures)
+
+
+def test_trusted_root_starts_there(workspace, online, tmp_path):
+    chain(workspace, online, versions=3)
+    trusted = tmp_path / "trusted.json"
+    trusted.write_bytes((workspace.metadata_dir / "2.root.json").read_bytes())
+    (workspace.metadata_dir / "1.root.json").write_text("not json at all")
+    report = verify_workspace(workspace, trusted_root=trusted)
+    assert report.ok, report.to_dict()
+    roots = [s for s in statuses(report) if s[0] == "root"]
+    assert roots == [("root", 2, OK), ("root", 3, OK)]
+
+
+def test_trusted_root_must_be_root(workspace, online, tmp_path):
+    chain(workspace, online, versions=1)
+    publish_targets(workspace, online)
+    with pytest.raises(BadInput, match="holds targets metadata, not root"):
+        verify_workspace(workspace, trusted_root=workspace.metadata_dir / "targets.json")
+
+
+def test_delegated_role_with_bad_signature_fails(workspace, online):
+    chain(workspace, online, versions=1)
+    delegate, other = holder("delegate"), holder("other")
+    role = DelegatedRole("releases", [delegate.public_key.keyid], 1, True, paths=["rel/*"])
+    keys = {delegate.public_key.keyid: delegate.public_key}
+    publish_targets(workspace, online, Delegations(keys, roles={"releases": role}))
+    releases = Targets(version=1, expires=NOW + timedelta(days=90))
+    workspace.write_published("releases", sign(Metadata(releases), other))
+    report = verify_workspace(workspace)
+    assert ("releases", 1, FAIL) in statuses(report)
+    reason = next(f.reason for f in report.failures if f.role == "releases")
+    assert "delegate" in reason and "targets's threshold" in reason
+
+
+def test_hash_bins_verified(workspace, online):
+    chain(workspace, online, versions=1)
+    binkey = holder("bins")
+    succinct = SuccinctRoles([binkey.public_key.keyid], 1, 3, "bin")
+    keys = {binkey.public_key.keyid: binkey.public_key}
+    publish_targets(workspace, online, Delegations(keys, succinct_roles=succinct))
+    names = list(succinct.get_roles())
+    for name in names[:4]:
+        bin_md = Targets(version=1, expires=NOW + timedelta(days=90))
+        bin_md.targets["a"] = TargetFile(1, {"sha256": "00" * 32}, "a")
+        workspace.write_published(name, sign(Metadata(bin_md), binkey))
+    report = verify_workspace(workspace)
+    assert report.ok, report.to_dict()
+    summary = next(i for i in report.items if i.role == "bin-*")
+    assert summary.reason.startswith("4 of 8 hash bins")
+    workspace.write_published(names[5], sign(Metadata(Targets(1)), online["targets"]))
+    report = verify_workspace(workspace)
+    assert (names[5], 1, FAIL) in statuses(report)
+
+
+def test_malformed_published_file_is_bad_input(workspace, online):
+    chain(workspace, online, versions=2)
+    (workspace.metadata_dir / "2.root.json").write_text('{"signed": {"_type": "root", "_type": 1}}')
+    report = verify_workspace(workspace)
+    assert report.exit_code == 2
+    assert any("duplicate JSON key" in f.reason for f in report.failures)
+
+
+def run_cli(workspace: Workspace, *argv: str) -> int:
+    parser = argparse.ArgumentParser()
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--workspace", default=str(workspace.root))
+    inspect.register(parser.add_subparsers(dest="command"), common)
+    args = parser.parse_args(list(argv))
+    return args.func(args)
+
+
+def test_cli_verify_exit_codes(workspace, online, capsys):
+    chain(workspace, online)
+    publish_targets(workspace, online)
+    assert run_cli(workspace, "verify") == 0
+    assert "Verified" in capsys.readouterr().out
+    tamper_signature(workspace.metadata_dir / "targets.json")
+    assert run_cli(workspace, "verify", "--json") == 1
+    document = json.loads(capsys.readouterr().out)
+    assert document["ok"] is False
