@@ -8,6 +8,7 @@ import re
 
 import pytest
 from PIL import Image
+from qrcode import QRCode
 from qrcode import util as qr_util
 
 from ceremony.errors import TransferError
@@ -49,6 +50,39 @@ def test_frame_encodes_at_exactly_its_version(version: int, ecc: str) -> None:
     assert found.text == text
     assert found.extra["Version"] == str(version)
     assert found.extra["ECLevel"] == ecc
+
+
+def _library_matrix(text: str, version: int, ecc: str) -> list[list[bool]] | None:
+    qr = QRCode(version=version, error_correction=qrrender._ECC[ecc], border=0)
+    qr.add_data(qr_util.QRData(text.encode(), mode=qr_util.MODE_ALPHA_NUM))
+    try:
+        qr.make(fit=False)
+    except ValueError:  # qrcode 8.2's Reed-Solomon fails on some data (glog(0))
+        return None
+    return [[bool(cell) for cell in row] for row in qr.modules]
+
+
+@pytest.mark.parametrize(("version", "ecc"), [(2, "L"), (7, "M"), (13, "L"), (22, "M")])
+def test_mask_choice_and_symbol_match_the_qrcode_library(version: int, ecc: str) -> None:
+    encoder = FountainEncoder(random.Random(version).randbytes(3000), version=version, ecc=ecc)
+    compared = 0
+    for text in encoder.frames(4):
+        expected = _library_matrix(text, version, ecc)
+        if expected is not None:
+            assert qrrender.qr_matrix(text, version=version, ecc=ecc) == expected
+            compared += 1
+    assert compared
+
+
+def test_frames_the_library_cannot_encode_still_work() -> None:
+    # A short payload leaves the source symbol mostly zero padding, so whole
+    # Reed-Solomon blocks are zero: qrcode 8.2 fails on those, we must not.
+    text = FountainEncoder(b"tiny", version=33).frame(0)
+    if _library_matrix(text, 33, "L") is not None:
+        pytest.skip("this qrcode version encodes all-zero blocks; nothing to compare")
+    image = qrrender.to_image(qrrender.qr_matrix(text, version=33), scale=2)
+    (found,) = _read(image)
+    assert found.text == text
 
 
 def test_text_beyond_the_version_is_refused() -> None:

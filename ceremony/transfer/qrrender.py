@@ -18,9 +18,12 @@ back unchanged.
 
 from __future__ import annotations
 
+import functools
 import io
+import itertools
 import math
-from collections.abc import Iterator, Sequence
+import re
+from collections.abc import Iterable, Iterator, Sequence
 
 from fpdf import FPDF
 from PIL import Image
@@ -61,11 +64,12 @@ def qr_matrix(text: str, *, version: int, ecc: str = "L", mask: int | None = Non
             "the text has characters outside QR alphanumeric mode",
             "pass frames produced by ceremony.transfer.frames",
         )
-    qr = QRCode(version=version, error_correction=level, border=0, mask_pattern=mask)
-    # Our own codewords: the library's pure-Python Reed-Solomon is most of its
-    # time at high versions, too slow to play large symbols at 5 frames a second.
+    qr = QRCode(version=version, error_correction=level, border=0)
+    # Our own codewords and mask choice: the library's pure-Python Reed-Solomon
+    # and mask scoring take ~0.5 s a symbol at version 40, too slow to play
+    # large symbols at 5 frames a second. The tests check both give the same.
     qr.data_cache = alnum_codewords(text, version, ecc)
-    qr.make(fit=False)
+    qr.makeImpl(False, best_mask(qr) if mask is None else mask)
     return [[bool(cell) for cell in row] for row in qr.modules]
 
 
@@ -148,6 +152,76 @@ def _rs_remainder(data: list[int], degree: int) -> list[int]:
 def _interleave(blocks: list[list[int]]) -> list[int]:
     longest = max(len(block) for block in blocks)
     return [block[i] for i in range(longest) for block in blocks if i < len(block)]
+
+
+_RUN = re.compile(r"0{5,}|1{5,}")
+_FINDER_LIKE = re.compile(r"(?=10111010000|00001011101)")
+
+
+@functools.cache
+def _layout(version: int) -> tuple[tuple[int, ...], tuple[tuple[int, ...], ...]]:
+    """Per row, as bits (column c is bit n-1-c): data modules, and each mask's pattern."""
+    size = 17 + 4 * version
+    scratch = QRCode(version=version, border=0)
+    scratch.modules_count = size
+    scratch.modules = [[None] * size for _ in range(size)]
+    scratch.setup_position_probe_pattern(0, 0)
+    scratch.setup_position_probe_pattern(size - 7, 0)
+    scratch.setup_position_probe_pattern(0, size - 7)
+    scratch.setup_position_adjust_pattern()
+    scratch.setup_timing_pattern()
+    scratch.setup_type_info(True, 0)
+    if version >= 7:
+        scratch.setup_type_number(True)
+    data = tuple(_bits(cell is None for cell in row) for row in scratch.modules)
+    masks = tuple(
+        tuple(_bits(bool(func(i, j)) for j in range(size)) & data[i] for i in range(size))
+        for func in (qr_util.mask_func(m) for m in range(8))
+    )
+    return data, masks
+
+
+def _bits(cells: Iterable[bool]) -> int:
+    value = 0
+    for cell in cells:
+        value = (value << 1) | cell
+    return value
+
+
+def best_mask(qr: QRCode) -> int:
+    """The mask pattern the qrcode library would choose, scored faster.
+
+    Same rules as qrcode.util.lost_point (ISO/IEC 18004 penalties N1-N4,
+    format areas left light while scoring); the data is placed once and
+    each mask is applied to whole rows as integers.
+    """
+    qr.makeImpl(True, 0)
+    size = qr.modules_count
+    data, masks = _layout(qr.version)
+    rows = [_bits(bool(cell) for cell in row) for row in qr.modules]
+    fixed = [row & ~d for row, d in zip(rows, data, strict=True)]
+    plain = [(row & d) ^ m for row, d, m in zip(rows, data, masks[0], strict=True)]
+    scores = [
+        _penalty([f | (p ^ m) for f, p, m in zip(fixed, plain, mask, strict=True)], size)
+        for mask in masks
+    ]
+    return scores.index(min(scores))
+
+
+def _penalty(rows: list[int], size: int) -> int:
+    lines = [format(row, f"0{size}b") for row in rows]
+    lines += ["".join(column) for column in zip(*lines, strict=True)]
+    runs = sum(len(run) - 2 for line in lines for run in _RUN.findall(line))
+    finders = 40 * sum(len(_FINDER_LIKE.findall(line)) for line in lines)
+    full = (1 << size) - 1
+    blocks = 0
+    for top, bottom in itertools.pairwise(rows):
+        same = ~(top ^ bottom) & full
+        level = ~(top ^ (top >> 1)) & (full >> 1)
+        blocks += (same & (same >> 1) & level).bit_count()
+    dark = sum(row.bit_count() for row in rows)
+    balance = int(abs(float(dark) / size**2 * 100 - 50) / 5) * 10
+    return runs + 3 * blocks + finders + balance
 
 
 def _check_border(border: int) -> None:
