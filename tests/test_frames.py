@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 import zlib
 
@@ -161,6 +162,18 @@ def test_fresh_frames_for_looping_are_new_symbols() -> None:
     decoder = FountainDecoder()
     _feed(decoder, far + encoder.frames(encoder.k + 2, start=9000))
     assert decoder.complete
+
+
+def test_loop_is_fresh_until_its_cycle_then_repeats() -> None:
+    encoder = FountainEncoder(_payload(600), version=10)
+    cycle = encoder.loop_cycle
+    assert cycle == 20 * encoder.default_count
+    shown = list(itertools.islice(encoder.loop(start=3), cycle + 2))
+    assert len(set(shown)) == cycle
+    assert shown[cycle : cycle + 2] == shown[:2]
+    assert shown[cycle - 3] == encoder.frame(0)
+    with pytest.raises(TransferError):
+        encoder.frame(1 << 24)
 
 
 def test_interleaved_transfers_lock_to_first_and_count_the_other() -> None:

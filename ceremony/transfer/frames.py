@@ -24,6 +24,7 @@ Stable API (used by the command line, the TUI and bench/qr.py):
     FountainEncoder(payload: bytes, *, version: int = 20, ecc: str = "L")
         .k .symbol_size .version .ecc .transfer_id .sha256 .short_hash
         .default_count .frame(symbol_id) -> str .frames(count, start=0) -> list[str]
+        .loop(start=0) -> Iterator[str] .loop_cycle
     FountainDecoder(expect: str | None = None)
         .add(text) -> bool .complete .result() -> bytes .progress() -> Progress
         .k .transfer_id .short_hash .frames_seen .received .duplicates .foreign .corrupt
@@ -35,6 +36,7 @@ import binascii
 import hashlib
 import math
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import raptorq
@@ -61,6 +63,9 @@ MAX_BLOCK = 8 * 1024 * 1024
 
 MAX_SYMBOL_ID = (1 << 24) - 1
 """RFC 6330 encoding symbol ids are 24 bits."""
+
+LOOP_MEMORY = 64 * 1024 * 1024
+"""Symbol bytes a looping encoder keeps before it starts its cycle again."""
 
 MAX_UNCOMPRESSED = 256 * 1024 * 1024
 """Refuse to inflate a payload past this, whatever its header claims."""
@@ -276,6 +281,10 @@ class FountainEncoder:
 
     def frame(self, symbol_id: int) -> str:
         """The frame carrying encoding symbol `symbol_id`."""
+        if not 0 <= symbol_id <= MAX_SYMBOL_ID:
+            raise TransferError(
+                f"symbol id {symbol_id} is outside 0..{MAX_SYMBOL_ID}", "ask for fewer frames"
+            )
         return format_frame(Frame(self.sha256[:4], self.k, symbol_id, self._symbol(symbol_id)))
 
     def frames(self, count: int | None = None, start: int = 0) -> list[str]:
@@ -288,6 +297,25 @@ class FountainEncoder:
                 "ask for fewer frames",
             )
         return [self.frame(i) for i in range(start, start + count)]
+
+    def loop(self, start: int = 0) -> Iterator[str]:
+        """Frames for a display that plays until stopped, each new to the receiver.
+
+        Symbols are kept in memory once made (raptorq cannot start at an
+        arbitrary repair id), so after `loop_cycle` ids it starts over at 0;
+        by then any receiver has long had more than K distinct frames.
+        """
+        symbol_id = start % self.loop_cycle
+        while True:
+            yield self.frame(symbol_id)
+            symbol_id = (symbol_id + 1) % self.loop_cycle
+
+    @property
+    def loop_cycle(self) -> int:
+        """Distinct frames `loop` shows before repeating: 20 runs of the default count,
+        capped to 64 MiB of symbols."""
+        cap = max(self.default_count, LOOP_MEMORY // self.symbol_size)
+        return min(20 * self.default_count, cap, MAX_SYMBOL_ID + 1)
 
     def _symbol(self, symbol_id: int) -> bytes:
         if symbol_id < self.k:
