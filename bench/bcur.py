@@ -356,7 +356,6 @@ class FountainDecoder:
         self.expected: tuple[int, int, int, int] | None = None
         self.simple: dict[int, int | None] = {}
         self.mixed: dict[frozenset[int], int | None] = {}
-        self.by_index: dict[int, set[frozenset[int]]] = {}
         self.queue: deque[tuple[frozenset[int], int | None]] = deque()
         self.received = 0
         self.result: bytes | None = None
@@ -426,7 +425,7 @@ class FountainDecoder:
             self.queue.append((indexes, value))
         else:
             self._reduce_mixed_by(indexes, value)
-            self._store_mixed(indexes, value)
+            self.mixed[indexes] = value
 
     def _reduce_by_mixed(
         self, indexes: frozenset[int], value: int | None
@@ -440,29 +439,21 @@ class FountainDecoder:
         return indexes, value
 
     def _reduce_mixed_by(self, indexes: frozenset[int], value: int | None) -> None:
+        # Each mixed part is reduced on its own, so the order only decides which
+        # of two equal index sets is kept (same data) and the queue order (simple
+        # parts, whose effects commute): the outcome is the reference's.
         if len(indexes) == 1:
             (index,) = indexes
-            targets = list(self.by_index.get(index, ()))
+            targets = [m for m in self.mixed if index in m]
         else:
             size = len(indexes)
             targets = [m for m in self.mixed if len(m) > size and indexes < m]
-        for m in sorted(targets, key=sorted):
-            old = self._drop_mixed(m)
-            reduced, reduced_value = m - indexes, _xor(old, value)
+        for m in targets:
+            reduced, reduced_value = m - indexes, _xor(self.mixed.pop(m), value)
             if len(reduced) == 1:
                 self.queue.append((reduced, reduced_value))
             elif reduced not in self.mixed:
-                self._store_mixed(reduced, reduced_value)
-
-    def _store_mixed(self, indexes: frozenset[int], value: int | None) -> None:
-        self.mixed[indexes] = value
-        for index in indexes:
-            self.by_index.setdefault(index, set()).add(indexes)
-
-    def _drop_mixed(self, indexes: frozenset[int]) -> int | None:
-        for index in indexes:
-            self.by_index[index].discard(indexes)
-        return self.mixed.pop(indexes)
+                self.mixed[reduced] = reduced_value
 
 
 def _xor(a: int | None, b: int | None) -> int | None:

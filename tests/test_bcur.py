@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 import sys
+from collections import deque
 from pathlib import Path
 
 import pytest
@@ -1289,3 +1290,76 @@ def test_fragment_length_fits_qr_characters() -> None:
             assert longest <= chars
             encoder = bcur.UREncoder(bytes(message_len), fragment)
             assert len(encoder.next_part()) <= chars
+
+
+class ReferenceOrderDecoder:
+    """A line-by-line port of the reference decoder on index sets: slow, std::map order.
+
+    The fast decoder in bench/bcur.py skips sorting where the order cannot
+    change the outcome; this oracle keeps every ordering of the C++ code.
+    """
+
+    def __init__(self, k: int, checksum: int) -> None:
+        self.k, self.checksum = k, checksum
+        self.simple: set[int] = set()
+        self.mixed: dict[tuple[int, ...], frozenset[int]] = {}
+        self.queue: deque[frozenset[int]] = deque()
+        self.done, self.count = False, 0
+
+    def receive(self, seq_num: int) -> None:
+        self.queue.append(bcur.choose_fragments(seq_num, self.k, self.checksum))
+        while not self.done and self.queue:
+            part = self.queue.popleft()
+            self._simple(part) if len(part) == 1 else self._mixed(part)
+        self.count += 1
+
+    @staticmethod
+    def _reduce(a: frozenset[int], b: frozenset[int]) -> frozenset[int]:
+        return a - b if b != a and b <= a else a
+
+    def _reduce_mixed_by(self, part: frozenset[int]) -> None:
+        new: dict[tuple[int, ...], frozenset[int]] = {}
+        for key in sorted(self.mixed):
+            reduced = self._reduce(self.mixed[key], part)
+            if len(reduced) == 1:
+                self.queue.append(reduced)
+            else:
+                new.setdefault(tuple(sorted(reduced)), reduced)
+        self.mixed = new
+
+    def _simple(self, part: frozenset[int]) -> None:
+        (index,) = part
+        if index in self.simple:
+            return
+        self.simple.add(index)
+        if len(self.simple) == self.k:
+            self.done = True
+        else:
+            self._reduce_mixed_by(part)
+
+    def _mixed(self, part: frozenset[int]) -> None:
+        if tuple(sorted(part)) in self.mixed:
+            return
+        for index in sorted(self.simple):
+            part = self._reduce(part, frozenset((index,)))
+        for key in sorted(self.mixed):
+            part = self._reduce(part, self.mixed[key])
+        if len(part) == 1:
+            self.queue.append(part)
+        else:
+            self._reduce_mixed_by(part)
+            self.mixed.setdefault(tuple(sorted(part)), part)
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_fast_decoder_matches_reference_order(seed: int) -> None:
+    rng = random.Random(seed)
+    k, checksum = rng.randint(2, 80), rng.getrandbits(32)
+    loss, position = rng.choice([0.0, 0.1, 0.3]), rng.randrange(3 * k)
+    oracle, fast = ReferenceOrderDecoder(k, checksum), bcur.FountainDecoder()
+    while not (oracle.done or fast.done):
+        position += 1
+        if rng.random() >= loss:
+            oracle.receive(position)
+            fast.receive(position, k, 1000, checksum, None)
+    assert (oracle.done, oracle.count) == (fast.done, fast.received)
