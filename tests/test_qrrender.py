@@ -183,6 +183,8 @@ def test_terminal_rendering_rasterised_decodes(version: int, colors: str) -> Non
     for row in modules[2 : 2 + len(matrix)]:
         assert not any(row[:2] + row[-2:])
     assert [row[2:-2] for row in modules[2 : 2 + len(matrix)]] == matrix
+    plain = qrrender.terminal_cells(matrix, border=2)
+    assert [re.sub(r"\x1b\[[0-9;]*m", "", line) for line in lines] == plain
     (found,) = _read(image)
     assert found.text == text
 

@@ -7,11 +7,14 @@ frames were sized to fill exactly that version, and a reader gets the text
 back unchanged.
 
     qr_matrix(text, *, version, ecc="L", mask=None) -> Matrix
+    alnum_codewords(text, version, ecc) -> list[int]
+    best_mask(qr: qrcode.QRCode) -> int
     to_image(matrix, *, scale=4, border=4) -> PIL.Image.Image
     render_png(matrix, *, scale=4, border=4) -> bytes
     render_svg(matrix, *, scale=4, border=4) -> str
     render_pdf(matrices, *, captions=None, title="", per_page=1, border=4) -> bytes
     render_terminal(matrix, *, border=2, colors="256") -> list[str]
+    terminal_cells(matrix, *, border=2) -> list[str]   (no colours, for Textual)
     terminal_size_for(version, *, border=2) -> tuple[int, int]
     largest_version_for_terminal(columns, lines, *, border=2, reserved_lines=0) -> int
 """
@@ -360,23 +363,32 @@ _COLOURS = {
 RESET = "\x1b[0m"
 
 
-def render_terminal(matrix: Matrix, *, border: int = 2, colors: str = "256") -> list[str]:
-    """Lines of half-block cells, one module per column and two per line.
+def terminal_cells(matrix: Matrix, *, border: int = 2) -> list[str]:
+    """Uncoloured lines of half-block cells, for front ends that colour them (Textual).
 
-    The colours are set explicitly on every line, black glyphs on a white
-    background, so a dark terminal theme cannot invert the symbol; the quiet
-    zone is drawn as white cells rather than trusting the terminal's own.
+    One module per column, two module rows per line; the glyphs are the dark
+    parts, so they must be drawn dark on a light background.
     """
-    if colors not in _COLOURS:
-        raise TransferError(f"unknown colour mode {colors!r}", "use 256, 16 or truecolor")
     full = _with_border(matrix, border)
     if len(full) % 2:
         full.append([False] * len(full[0]))
-    start = _COLOURS[colors]
     return [
-        start + "".join(_CELL[pair] for pair in zip(top, bottom, strict=True)) + RESET
+        "".join(_CELL[pair] for pair in zip(top, bottom, strict=True))
         for top, bottom in zip(full[::2], full[1::2], strict=True)
     ]
+
+
+def render_terminal(matrix: Matrix, *, border: int = 2, colors: str = "256") -> list[str]:
+    """Lines for a plain terminal, with the colours set explicitly on every line.
+
+    Black glyphs on a white background whatever the terminal's theme, so a
+    dark theme cannot invert the symbol; the quiet zone is drawn as white
+    cells rather than trusting the terminal's own background.
+    """
+    if colors not in _COLOURS:
+        raise TransferError(f"unknown colour mode {colors!r}", "use 256, 16 or truecolor")
+    start = _COLOURS[colors]
+    return [start + line + RESET for line in terminal_cells(matrix, border=border)]
 
 
 def terminal_size_for(version: int, *, border: int = 2) -> tuple[int, int]:
