@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from ceremony import __version__
+from ceremony.commands._common import record_error, reset
 from ceremony.errors import CeremonyError
 
 DESCRIPTION = """\
@@ -40,6 +41,19 @@ def _common_options() -> argparse.ArgumentParser:
         help="the PKCS#11 module (.so) of your token "
         "(default: $CEREMONY_PKCS11_MODULE, ceremony.toml, or a known install path)",
     )
+    common.add_argument(
+        "--allow-network",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="go on although this computer is online (rehearsals only; "
+        "$CEREMONY_ALLOW_NETWORK=1); written in the record as an exception",
+    )
+    common.add_argument(
+        "--operator",
+        metavar="NAME",
+        default=argparse.SUPPRESS,
+        help="who runs the laptop, for the ceremony record ($CEREMONY_OPERATOR)",
+    )
     return common
 
 
@@ -65,10 +79,15 @@ def _defaults(args: argparse.Namespace) -> None:
         args.workspace = os.environ.get("CEREMONY_WORKSPACE") or os.getcwd()
     if not hasattr(args, "module"):
         args.module = None
+    if not hasattr(args, "allow_network"):
+        args.allow_network = os.environ.get("CEREMONY_ALLOW_NETWORK", "") in ("1", "yes", "true")
+    if not hasattr(args, "operator"):
+        args.operator = os.environ.get("CEREMONY_OPERATOR") or None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``ceremony`` script; returns the exit code."""
+    reset()
     parser = build_parser()
     args = parser.parse_args(argv)
     _defaults(args)
@@ -80,6 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(func(args) or 0)
     except CeremonyError as error:
+        record_error(error)
         print(f"error: {error.message()}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:

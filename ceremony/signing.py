@@ -244,16 +244,7 @@ def require_reviewed(ws: Workspace, role: str, metadata: Metadata) -> str:
 
 
 def _record_token(ws: Workspace, token: pkcs11.Token) -> None:
-    info = tokens.describe_token(token.slot)
-    ws.record(
-        audit.TOKEN_SEEN,
-        label=info.label,
-        serial=info.serial,
-        model=info.model,
-        manufacturer=info.manufacturer,
-        firmware=info.firmware,
-        pin_state=list(info.pin_state),
-    )
+    ws.record(audit.TOKEN_SEEN, **tokens.describe_token(token.slot).to_dict())
 
 
 @dataclass
@@ -329,6 +320,14 @@ def _sign_one(
     )
     metadata.sign(signer, append=True)
     ws.save_signatures(role, metadata)
+    if not token_key.evidence.born_on_token:
+        ws.record(
+            audit.EXCEPTION,
+            holder.owner,
+            expected="a key generated on the token that can never leave it",
+            happened=f"key {token_key.label} fails: {', '.join(token_key.evidence.failures())}",
+            decision="signed anyway because --allow-exportable was given",
+        )
     ws.record(
         audit.SIGNATURE_MADE,
         holder.owner,

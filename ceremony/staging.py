@@ -9,12 +9,14 @@ caller says so to the user.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from tuf.api.metadata import Metadata, Targets
 
 from ceremony import audit, roles
+from ceremony.audit import Transcript
 from ceremony.config import Config, load_config
 from ceremony.errors import BadInput, WorkspaceError
 from ceremony.workspace import Workspace
@@ -51,7 +53,11 @@ def _existing_signatures(ws: Workspace, role: str) -> int:
 
 
 def init_root(
-    path: Path, plan: roles.RootPlan, expiry_days: dict[str, int], repository: str | None
+    path: Path,
+    plan: roles.RootPlan,
+    expiry_days: dict[str, int],
+    repository: str | None,
+    before_write: Callable[[], Transcript] | None = None,
 ) -> tuple[Workspace, Staged]:
     """Stage root version 1, creating the workspace if needed.
 
@@ -70,7 +76,10 @@ def init_root(
             f"{path} already has a published root",
             "change it with: ceremony root rotate",
         )
+    transcript = before_write() if before_write else None
     ws = Workspace.create(Path(path), config)
+    if transcript is not None:
+        ws.set_recorder(transcript.record)
     for _role, key in plan.add:
         ws.add_key(key)
     return ws, _stage(ws, "root", metadata, None, _existing_signatures(ws, "root"))

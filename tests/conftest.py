@@ -32,6 +32,9 @@ os.environ.pop("CEREMONY_PIN", None)
 os.environ.pop("CEREMONY_SO_PIN", None)
 os.environ.pop("CEREMONY_PKCS11_MODULE", None)
 os.environ.pop("CEREMONY_WORKSPACE", None)
+os.environ.pop("CEREMONY_OPERATOR", None)
+# Test machines are online: the override is used, and recorded, as in rehearsals.
+os.environ["CEREMONY_ALLOW_NETWORK"] = "1"
 
 _labels = itertools.count(1)
 
@@ -82,6 +85,12 @@ def pin_file(tmp_path: Path) -> Path:
     path = tmp_path / "pin.txt"
     path.write_text(USER_PIN + "\n")
     return path
+
+
+@pytest.fixture(autouse=True)
+def _default_workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Commands run without --workspace write their record here, not in the checkout."""
+    monkeypatch.setenv("CEREMONY_WORKSPACE", str(tmp_path / "default-ws"))
 
 
 @pytest.fixture(autouse=True)

@@ -408,6 +408,7 @@ def offline(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def online(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CEREMONY_ALLOW_NETWORK", raising=False)
     monkeypatch.setattr(audit_commands, "preflight", lambda: preflight(ONLINE))
     monkeypatch.setattr(audit, "preflight", lambda readings=None: preflight(ONLINE))
 

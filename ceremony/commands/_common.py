@@ -9,8 +9,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ceremony import tokens
+from ceremony import audit, tokens
 from ceremony.config import configured_module
+from ceremony.errors import CeremonyError
 
 
 def print_json(data: Any) -> None:
@@ -49,3 +50,63 @@ def add_pin_options(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="the token has one PIN try left and you are sure of the PIN: try it",
     )
+
+
+# --------------------------------------------------------------------------
+# The ceremony record for state-changing commands
+
+_OPEN: list[audit.Transcript] = []
+
+
+def begin(args: argparse.Namespace) -> audit.Transcript:
+    """Preflight, then today's ceremony record; every state-changing
+    command calls this before it changes anything."""
+    try:
+        module = module_path(args)
+    except CeremonyError:
+        module = None
+    transcript = audit.begin(
+        Path(args.workspace),
+        allow_network=args.allow_network,
+        operator=args.operator,
+        module_path=module,
+    )
+    _OPEN[:] = [transcript]
+    return transcript
+
+
+def record(event: str, actor: str | None = None, **details: Any) -> None:
+    """Record in the transcript this command opened (if it opened one)."""
+    if _OPEN:
+        _OPEN[0].record(event, actor, **details)
+
+
+def record_error(error: CeremonyError) -> None:
+    """Errors of a state-changing command go into its record too."""
+    if not _OPEN:
+        return
+    transcript = _OPEN.pop()
+    try:
+        transcript.record(audit.ERROR, None, problem=error.problem, fix=error.fix)
+    except (CeremonyError, OSError, ValueError):
+        pass
+
+
+def open_workspace(args: argparse.Namespace):
+    """The workspace, with its record opened (preflight first)."""
+    from ceremony.workspace import Workspace
+
+    ws = Workspace.open(Path(args.workspace))
+    transcript = begin(args)
+    ws.set_recorder(transcript.record)
+    return ws
+
+
+def token_seen(token) -> None:
+    """Record which token was used: label, serial, model, PIN state."""
+    record(audit.TOKEN_SEEN, **tokens.describe_token(token.slot).to_dict())
+
+
+def reset() -> None:
+    """Forget the record of a previous command (in-process callers)."""
+    _OPEN.clear()

@@ -55,7 +55,6 @@ def _add_start(actions: argparse._SubParsersAction, common: argparse.ArgumentPar
         "is written in the record as an exception.",
     )
     start.add_argument("--title", required=True, help='what this ceremony is, e.g. "Root key 1"')
-    start.add_argument("--operator", required=True, metavar="NAME", help="who runs the laptop")
     start.add_argument(
         "--witness",
         action="append",
@@ -63,16 +62,7 @@ def _add_start(actions: argparse._SubParsersAction, common: argparse.ArgumentPar
         metavar="NAME",
         help="a witness (repeat for each one)",
     )
-    _add_allow_network(start)
     start.set_defaults(func=cmd_audit_start)
-
-
-def _add_allow_network(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--allow-network",
-        action="store_true",
-        help="go on although the network is up (rehearsals only); recorded as an exception",
-    )
 
 
 def _add_show(actions: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -129,7 +119,6 @@ def _add_close(actions: argparse._SubParsersAction, common: argparse.ArgumentPar
         "final hash as words. Each witness writes the words down: they prove later "
         "that the record was not changed or cut short.",
     )
-    close.add_argument("--operator", metavar="NAME", help="who closes the ceremony")
     close.set_defaults(func=cmd_audit_close)
 
 
@@ -144,7 +133,6 @@ def _register_preflight(sub: argparse._SubParsersAction, common: argparse.Argume
         "Exit status 1 if the network is up.",
     )
     pre.add_argument("--json", action="store_true", help="machine-readable output")
-    _add_allow_network(pre)
     pre.set_defaults(func=cmd_preflight)
 
 
@@ -202,6 +190,11 @@ def _expected_head(text: str | None) -> str | None:
 
 def cmd_audit_start(args: argparse.Namespace) -> int:
     """Preflight, then a new ceremony record."""
+    if not args.operator:
+        raise BadInput(
+            "a ceremony needs an operator's name for its record",
+            "give --operator NAME (the person running the laptop)",
+        )
     report = preflight()
     print("Checking that this computer is offline:")
     _print_report(report)

@@ -7,7 +7,14 @@ import sys
 from pathlib import Path
 
 from ceremony import roles, signing, staging, tokens
-from ceremony.commands._common import add_pin_options, load_lib, module_path, print_json
+from ceremony.commands._common import (
+    add_pin_options,
+    begin,
+    load_lib,
+    module_path,
+    open_workspace,
+    print_json,
+)
 from ceremony.errors import BadInput, CheckFailed
 from ceremony.keys import load_key_file, owner_of
 from ceremony.pins import pin_source
@@ -139,13 +146,15 @@ def cmd_root_init(args: argparse.Namespace) -> int:
         thresholds=_int_pairs(args.threshold, "N"),
         allow_single_root_key=args.allow_single_root_key,
     )
-    _ws, staged = staging.init_root(Path(args.workspace), plan, expiry, args.repository)
+    _ws, staged = staging.init_root(
+        Path(args.workspace), plan, expiry, args.repository, before_write=lambda: begin(args)
+    )
     _print_staged(staged)
     return 0
 
 
 def cmd_root_rotate(args: argparse.Namespace) -> int:
-    ws = Workspace.open(Path(args.workspace))
+    ws = open_workspace(args)
     plan = roles.RootPlan(
         add=_key_pairs(args.add_key),
         remove=[_pair(item, "KEYID") for item in args.remove_key or []],
@@ -216,7 +225,7 @@ def _register_targets(sub: argparse._SubParsersAction, common: argparse.Argument
 
 
 def cmd_targets_delegate(args: argparse.Namespace) -> int:
-    ws = Workspace.open(Path(args.workspace))
+    ws = open_workspace(args)
     plan = roles.DelegationPlan(
         name=args.name,
         keys=[load_key_file(Path(p)) for p in args.key],
@@ -231,13 +240,13 @@ def cmd_targets_delegate(args: argparse.Namespace) -> int:
 
 
 def cmd_targets_revoke(args: argparse.Namespace) -> int:
-    ws = Workspace.open(Path(args.workspace))
+    ws = open_workspace(args)
     _print_staged(staging.revoke(ws, args.name, args.delegator))
     return 0
 
 
 def cmd_targets_bump(args: argparse.Namespace) -> int:
-    ws = Workspace.open(Path(args.workspace))
+    ws = open_workspace(args)
     _print_staged(staging.bump(ws, args.role, args.expires))
     return 0
 
@@ -359,7 +368,7 @@ def _sign_options(args: argparse.Namespace) -> signing.SignOptions:
 
 
 def cmd_sign(args: argparse.Namespace) -> int:
-    ws = Workspace.open(Path(args.workspace))
+    ws = open_workspace(args)
     metadata = ws.staged(args.role)
     digest = signing.require_reviewed(ws, args.role, metadata)
     print(f"Signing {args.role} v{metadata.signed.version}, payload SHA-256 {digest}")
@@ -427,7 +436,7 @@ def _print_waiting(ws: Workspace, role: str) -> None:
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
-    ws = Workspace.open(Path(args.workspace))
+    ws = open_workspace(args)
     outcome = signing.merge(ws, Path(args.file), args.role)
     for holder in outcome.added:
         print(f"  added: {holder.describe()}")
@@ -445,7 +454,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
-    ws = Workspace.open(Path(args.workspace))
+    ws = open_workspace(args)
     written = signing.publish(ws, args.role)
     for path in written:
         print(f"Published {path.relative_to(ws.root)}")

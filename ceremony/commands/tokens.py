@@ -5,13 +5,16 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ceremony import tokens
+from ceremony import audit, tokens
 from ceremony.commands._common import (
     add_pin_options,
+    begin,
     load_lib,
     module_path,
     print_json,
     print_table,
+    record,
+    token_seen,
 )
 from ceremony.errors import KeyError_
 from ceremony.fsutil import write_atomic
@@ -171,6 +174,11 @@ def cmd_token_init(args: argparse.Namespace) -> int:
     if args.token and not args.erase:
         # Checked before asking for PINs so nobody types them for nothing.
         tokens.init_token_preflight(lib, args.token)
+    begin(args)
+    if args.erase:
+        record(
+            audit.CONFIRMATION, args.operator, action="erase and initialise token", token=args.token
+        )
     so_pin = new_pin_source(args.so_pin_file, "CEREMONY_SO_PIN", "security officer PIN")
     user_pin = new_pin_source(args.pin_file, "CEREMONY_PIN", "user PIN")
     serial = tokens.init_token(
@@ -183,6 +191,7 @@ def cmd_token_init(args: argparse.Namespace) -> int:
         erase=args.erase,
     )
     del so_pin, user_pin
+    token_seen(tokens.find_token(lib, serial))
     print(f"Token {args.label!r} initialised (serial {serial}).")
     return 0
 
@@ -190,11 +199,25 @@ def cmd_token_init(args: argparse.Namespace) -> int:
 def cmd_key_generate(args: argparse.Namespace) -> int:
     lib = load_lib(args)
     token = tokens.find_token(lib, args.token)
+    begin(args)
+    token_seen(token)
     with tokens.logged_in(
         token, pin_source(args.pin_file), rw=True, final_try=args.final_try
     ) as session:
         key = tokens.generate_key(session, args.type, args.label, args.owner)
         tuf_key = tuf_key_from_token(token, key, args.owner)
+    record(
+        audit.KEY_GENERATED,
+        args.owner,
+        keyid=tuf_key.keyid,
+        type=args.type,
+        label=key.label,
+        token=token.label.strip(),
+        serial=tokens.serial_of(token),
+        uri=tuf_key.unrecognized_fields["x-ceremony-uri"],
+        evidence=key.evidence.to_dict(),
+        born_on_token=key.evidence.born_on_token,
+    )
     _print_key_report(key, tuf_key)
     if args.output:
         write_atomic(Path(args.output), key_to_json(tuf_key))
