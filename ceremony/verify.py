@@ -152,16 +152,17 @@ class _Verifier:
     def _expiry(self, role: str, signed: Any, online: bool = False) -> bool:
         """Report expiry; True when the role is still valid."""
         left = signed.expires - self.now
+        if left >= self.warn and left > timedelta(0):
+            return True
         when = signed.expires.strftime("%Y-%m-%d %H:%M UTC")
         if left <= timedelta(0):
             status = WARN if online else FAIL
             note = " (an online role: the server renews it)" if online else ""
             self.report.add(role, signed.version, status, f"expired on {when}{note}")
             return online
-        if left < self.warn:
-            self.report.add(
-                role, signed.version, WARN, f"expires in {left.days} days, on {when}: renew it soon"
-            )
+        self.report.add(
+            role, signed.version, WARN, f"expires in {left.days} days, on {when}: renew it soon"
+        )
         return True
 
     # --------------------------------------------------------------- root

@@ -1,0 +1,269 @@
+"""verify_workspace against python-tuf's own verification; staging big roles.
+
+Builds, in a temporary directory, a workspace with 50 root versions (three
+root keys, threshold two, one key replaced per version, each version signed
+by both thresholds) and top-level targets delegating 16,384 succinct hash
+bins (bit length 14), every bin's file present and signed. Then times
+``ceremony.verify.verify_workspace`` against the baseline: a plain loop of
+``Metadata.from_bytes`` plus python-tuf's ``get_root_verification_result``
+and ``verify_delegate`` over the same files.
+
+Also stages and signs a targets role with 50,000 target entries and one of
+10 MB (software key standing in for the token; its signing time is shown
+apart, since a token's is added on top).
+
+Run: .venv/bin/python -m bench.verify [--quick] [--repeat N]
+Targets: verify within 1.2x of the baseline; stage+sign of a 10 MB role
+under 1 s plus the token's time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import shutil
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from securesystemslib.signer import CryptoSigner
+from tuf.api.metadata import Delegations, Metadata, Role, Root, SuccinctRoles, TargetFile, Targets
+
+from ceremony.keys import OWNER_FIELD
+from ceremony.metafile import to_file_bytes
+from ceremony.verify import verify_workspace
+from ceremony.workspace import Workspace
+
+EXPIRES = datetime.now(UTC).replace(microsecond=0) + timedelta(days=365)
+TOP = ("root", "targets", "snapshot", "timestamp")
+
+
+def holder(name: str) -> CryptoSigner:
+    signer = CryptoSigner.generate_ecdsa()
+    signer.public_key.unrecognized_fields[OWNER_FIELD] = name
+    return signer
+
+
+def write(directory: Path, role: str, metadata: Metadata) -> None:
+    """Published layout (numbered copy plus ROLE.json), without fsync: setup only."""
+    data = to_file_bytes(metadata)
+    (directory / f"{metadata.signed.version}.{role}.json").write_bytes(data)
+    (directory / f"{role}.json").write_bytes(data)
+
+
+# --------------------------------------------------------------- building
+
+
+def build_roots(directory: Path, versions: int, online: dict[str, CryptoSigner]) -> None:
+    keys = [holder(f"holder-{i}") for i in range(3)]
+    previous: list[CryptoSigner] = []
+    for version in range(1, versions + 1):
+        if version > 1:
+            keys = [*keys[1:], holder(f"holder-{version + 2}")]
+        root = Root(version=version, expires=EXPIRES, consistent_snapshot=True)
+        root.roles = {name: Role([], 1) for name in TOP}
+        for signer in keys:
+            root.add_key(signer.public_key, "root")
+        for name, signer in online.items():
+            root.add_key(signer.public_key, name)
+        root.roles["root"].threshold = 2
+        metadata = Metadata(root)
+        signers = {s.public_key.keyid: s for s in [*previous[:2], *keys[:2]]}
+        for signer in signers.values():
+            metadata.sign(signer, append=True)
+        write(directory, "root", metadata)
+        previous = keys
+
+
+def build_bins(directory: Path, bit_length: int, targets_key: CryptoSigner) -> int:
+    bin_key = holder("bins")
+    succinct = SuccinctRoles([bin_key.public_key.keyid], 1, bit_length, "bin")
+    targets = Targets(version=1, expires=EXPIRES)
+    targets.delegations = Delegations(
+        {bin_key.public_key.keyid: bin_key.public_key}, succinct_roles=succinct
+    )
+    top = Metadata(targets)
+    top.sign(targets_key)
+    write(directory, "targets", top)
+    count = 0
+    for name in succinct.get_roles():
+        bin_md = Targets(version=1, expires=EXPIRES)
+        for index in range(2):
+            path = f"{name}/file-{index}.tar.gz"
+            digest = hashlib.sha256(path.encode()).hexdigest()
+            bin_md.targets[path] = TargetFile(1000 + index, {"sha256": digest}, path)
+        metadata = Metadata(bin_md)
+        metadata.sign(bin_key)
+        write(directory, name, metadata)
+        count += 1
+    return count
+
+
+def build_workspace(path: Path, versions: int, bit_length: int) -> tuple[Workspace, int]:
+    workspace = Workspace.create(path)
+    online = {name: holder(name) for name in ("targets", "snapshot", "timestamp")}
+    build_roots(workspace.metadata_dir, versions, online)
+    bins = build_bins(workspace.metadata_dir, bit_length, online["targets"])
+    return workspace, bins
+
+
+# --------------------------------------------------------------- baseline
+
+
+def baseline(directory: Path) -> None:
+    """python-tuf's own checks, written the obvious way."""
+    root: Metadata[Root] | None = None
+    version = 1
+    while (path := directory / f"{version}.root.json").exists():
+        new = Metadata[Root].from_bytes(path.read_bytes())
+        previous = root.signed if root is not None else None
+        result = new.signed.get_root_verification_result(previous, new.signed_bytes, new.signatures)
+        if not result.verified:
+            raise RuntimeError(f"root {version} does not verify")
+        root, version = new, version + 1
+    assert root is not None
+    targets = Metadata[Targets].from_bytes((directory / "targets.json").read_bytes())
+    root.signed.verify_delegate("targets", targets.signed_bytes, targets.signatures)
+    succinct = targets.signed.delegations.succinct_roles
+    for name in succinct.get_roles():
+        try:
+            data = (directory / f"{name}.json").read_bytes()
+        except FileNotFoundError:
+            continue
+        delegated = Metadata[Targets].from_bytes(data)
+        targets.signed.verify_delegate(name, delegated.signed_bytes, delegated.signatures)
+
+
+def ours(workspace: Workspace) -> None:
+    report = verify_workspace(workspace)
+    if not report.ok:
+        raise RuntimeError(f"verify_workspace failed: {report.failures[:3]}")
+
+
+def timed(function: Callable[[], object]) -> tuple[float, float]:
+    """Wall-clock and CPU seconds: CPU time is what other load cannot inflate."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    function()
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+# ----------------------------------------------------------- stage + sign
+
+
+def big_targets(entries: int) -> Metadata[Targets]:
+    targets = Targets(version=2, expires=EXPIRES)
+    for index in range(entries):
+        path = f"packages/pkg-{index:06d}/pkg-{index:06d}-1.0.0.tar.gz"
+        digest = hashlib.sha256(path.encode()).hexdigest()
+        targets.targets[path] = TargetFile(10_000 + index, {"sha256": digest}, path)
+    return Metadata(targets)
+
+
+def entries_for_size(size: int) -> int:
+    sample = 1000
+    per_entry = len(to_file_bytes(big_targets(sample))) / sample
+    return int(size / per_entry) + 1
+
+
+def stage_and_sign(workspace: Workspace, role: str, metadata: Metadata) -> list[Row]:
+    """The ceremony's steps around the token: stage, load, sign, verify, save."""
+    signer = holder("token-stand-in")
+    loaded: list[Metadata] = []
+    steps: list[tuple[str, Callable[[], object]]] = [
+        ("stage (Workspace.stage)", lambda: workspace.stage(role, metadata, 1)),
+        ("load staged (Workspace.staged)", lambda: loaded.append(workspace.staged(role))),
+        ("sign (Metadata.sign, software key)", lambda: loaded[0].sign(signer, append=True)),
+        ("check the new signature", lambda: _check(loaded[0], signer)),
+        ("save signatures", lambda: workspace.save_signatures(role, loaded[0])),
+    ]
+    rows, wall, cpu = [], 0.0, 0.0
+    for label, step in steps:
+        seconds = timed(step)
+        wall, cpu = wall + seconds[0], cpu + seconds[1]
+        rows.append(Row(f"  {label}", *seconds))
+    payload = loaded[0].signed_bytes
+    token = timed(lambda: signer.sign(payload))
+    rows.append(Row("  the key's own signing, in the sign step", *token, "not counted"))
+    wall, cpu = wall - token[0], cpu - token[1]
+    verdict = "target under 1 s: " + ("met" if wall < 1 else "NOT met")
+    rows.append(Row("  stage+sign without the key's signing", wall, cpu, verdict))
+    size = workspace.staged_path(role).stat().st_size
+    entries = len(metadata.signed.targets)
+    return [Row(f"targets role, {entries:,} entries, {size / 1e6:.1f} MB"), *rows]
+
+
+def _check(metadata: Metadata, signer: CryptoSigner) -> None:
+    signature = metadata.signatures[signer.public_key.keyid]
+    signer.public_key.verify_signature(signature, metadata.signed_bytes)
+
+
+# ------------------------------------------------------------------ report
+
+
+@dataclass
+class Row:
+    what: str
+    wall: float | None = None
+    cpu: float | None = None
+    note: str = ""
+
+
+def verify_rows(workspace: Workspace, versions: int, bins: int, repeat: int) -> list[Row]:
+    base_runs, our_runs = [], []
+    for _ in range(repeat):  # interleaved, so drifting load hits both alike
+        base_runs.append(timed(lambda: baseline(workspace.metadata_dir)))
+        our_runs.append(timed(lambda: ours(workspace)))
+    base = [statistics.median(r[i] for r in base_runs) for i in (0, 1)]
+    mine = [statistics.median(r[i] for r in our_runs) for i in (0, 1)]
+    ratio_wall, ratio_cpu = mine[0] / base[0], mine[1] / base[1]
+    verdict = "target 1.2x: " + ("met" if ratio_cpu <= 1.2 else "NOT met")
+    return [
+        Row(f"python-tuf baseline, {versions} roots + {bins:,} bins", *base, "baseline"),
+        Row("verify_workspace, same files", *mine, f"{ratio_cpu:.2f}x cpu, {ratio_wall:.2f}x wall"),
+        Row("  within 1.2x of the baseline (cpu)", note=verdict),
+    ]
+
+
+def run(args: argparse.Namespace) -> None:
+    versions, bit_length = (10, 10) if args.quick else (50, 14)
+    entries = 5_000 if args.quick else 50_000
+    big_size = 1_000_000 if args.quick else 10_000_000
+    tmp = Path(tempfile.mkdtemp(prefix="bench-verify-"))
+    try:
+        start = time.perf_counter()
+        workspace, bins = build_workspace(tmp / "ws", versions, bit_length)
+        print(
+            f"built {versions} roots and {bins:,} hash bins in {time.perf_counter() - start:.1f} s"
+        )
+        rows = verify_rows(workspace, versions, bins, args.repeat)
+        for count in (entries, entries_for_size(big_size)):
+            rows += stage_and_sign(workspace, "packages", big_targets(count))
+        print_table(rows, args.repeat)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def print_table(rows: list[Row], repeat: int) -> None:
+    width = max(len(r.what) for r in rows)
+    print(f"verification: median of {repeat} interleaved runs; stage+sign: one run")
+    print(f"{'what':<{width}}  {'wall':>8}  {'cpu':>8}  note")
+    print(f"{'-' * width}  {'-' * 8}  {'-' * 8}  {'-' * 24}")
+    for row in rows:
+        wall = "" if row.wall is None else f"{row.wall:.3f} s"
+        cpu = "" if row.cpu is None else f"{row.cpu:.3f} s"
+        print(f"{row.what:<{width}}  {wall:>8}  {cpu:>8}  {row.note}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="10 roots, 1,024 bins, small roles")
+    parser.add_argument("--repeat", type=int, default=3, help="verification runs (median)")
+    run(parser.parse_args())
+
+
+if __name__ == "__main__":
+    main()
