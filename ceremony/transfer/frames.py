@@ -348,14 +348,19 @@ class FountainEncoder:
 
 @dataclass(frozen=True)
 class Progress:
-    """A snapshot for progress displays: how far along, and what was thrown away."""
+    """A snapshot for progress displays: how far along, and what was thrown away.
 
-    frames_seen: int
-    received: int
+    `percent` is received/K, held at 99 until the payload is verified
+    (RaptorQ now and then needs a symbol or two beyond K); `k` is 0 until a
+    frame of the transfer arrived.
+    """
+
+    frames_seen: int  # every text offered, good or bad
+    received: int  # distinct symbols of our transfer
     k: int
     percent: float
-    foreign: int
-    corrupt: int
+    foreign: int  # well-formed frames of another transfer
+    corrupt: int  # texts that are not well-formed frames
     duplicates: int
     complete: bool
     transfer_id: str | None
