@@ -86,6 +86,7 @@ def test_every_frame_has_the_full_length() -> None:
     for text in encoder.frames(encoder.k + 5):
         assert len(text) == frame_chars(12, "M")
         assert set(text) <= set(base45.ALPHABET)
+        assert text == text.strip()  # safe from readers that trim
 
 
 def test_payload_compression_round_trip_and_refusals() -> None:
