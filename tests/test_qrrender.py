@@ -5,9 +5,10 @@ from __future__ import annotations
 import io
 import random
 import re
+import zlib
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 from qrcode import QRCode
 from qrcode import util as qr_util
 
@@ -136,16 +137,43 @@ def test_svg_draws_exactly_the_matrix() -> None:
     assert drawn == matrix
 
 
-def test_pdf_has_one_page_per_group_of_symbols() -> None:
+_PDF_OPS = re.compile(r"(1 1 1 rg|0 g)|([-\d.]+) ([-\d.]+) ([-\d.]+) ([-\d.]+) re f")
+
+
+def _pdf_pages(pdf: bytes) -> list[Image.Image]:
+    """Rasterise our PDF's filled rectangles, 1 pixel a point, one image a page."""
+    pages = []
+    for stream in re.findall(rb"stream\r?\n(.*?)\r?\nendstream", pdf, re.S):
+        content = zlib.decompress(stream).decode("latin-1")
+        page = Image.new("L", (595, 842), 255)
+        draw = ImageDraw.Draw(page)
+        colour = 0
+        for op in re.finditer(
+            r"(1 1 1 rg|0 g)|([-\d.]+) ([-\d.]+) ([-\d.]+) ([-\d.]+) re f", content
+        ):
+            if op.group(1):
+                colour = 255 if op.group(1) == "1 1 1 rg" else 0
+                continue
+            x, y, w, h = (float(v) for v in op.groups()[1:])
+            box = sorted((842 - y, 842 - (y + h)))
+            draw.rectangle((x, box[0], x + w - 0.01, box[1] - 0.01), fill=colour)
+        pages.append(page)
+    return pages
+
+
+def test_pdf_pages_hold_the_symbols_in_order() -> None:
     encoder = FountainEncoder(random.Random(3).randbytes(4000), version=8)
     texts = encoder.frames(5)
     matrices = [qrrender.qr_matrix(t, version=8) for t in texts]
     captions = [f"frame {i + 1} of 5 - K={encoder.k} - {encoder.short_hash}" for i in range(5)]
     pdf = qrrender.render_pdf(matrices, captions=captions, title="transfer", per_page=2)
     assert pdf.startswith(b"%PDF")
-    assert len(re.findall(rb"/Type /Page\b", pdf)) == 3
-    single = qrrender.render_pdf(matrices[:1])
-    assert len(re.findall(rb"/Type /Page\b", single)) == 1
+    pages = _pdf_pages(pdf)
+    assert len(pages) == 3
+    read = [sorted(b.text for b in _read(page)) for page in pages]
+    assert read == [sorted(texts[0:2]), sorted(texts[2:4]), [texts[4]]]
+    (single,) = _pdf_pages(qrrender.render_pdf(matrices[:1]))
+    assert [b.text for b in _read(single)] == texts[:1]
 
 
 def _rasterise(lines: list[str], scale: int) -> tuple[list[list[bool]], Image.Image]:
