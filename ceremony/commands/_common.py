@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from collections.abc import Sequence
@@ -86,10 +87,8 @@ def record_error(error: CeremonyError) -> None:
     if not _OPEN:
         return
     transcript = _OPEN.pop()
-    try:
+    with contextlib.suppress(CeremonyError, OSError, ValueError):
         transcript.record(audit.ERROR, None, problem=error.problem, fix=error.fix)
-    except (CeremonyError, OSError, ValueError):
-        pass
 
 
 def open_workspace(args: argparse.Namespace):
