@@ -92,6 +92,8 @@ def test_text_beyond_the_version_is_refused() -> None:
         qrrender.qr_matrix(too_long, version=10)
     with pytest.raises(TransferError, match="alphanumeric"):
         qrrender.qr_matrix("lower case", version=10)
+    with pytest.raises(TransferError, match="not possible"):
+        qrrender.qr_matrix("TC1", version=10, mask=8)
 
 
 def test_png_has_quiet_zone_and_dark_on_light() -> None:
