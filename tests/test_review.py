@@ -6,7 +6,6 @@ keys; the token flow is tested elsewhere.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import re
@@ -27,7 +26,7 @@ from tuf.api.metadata import (
 )
 from tuf.api.serialization.json import CanonicalJSONSerializer
 
-from ceremony.commands import inspect
+from ceremony import cli
 from ceremony.errors import BadInput
 from ceremony.keys import OWNER_FIELD
 from ceremony.review import review
@@ -185,12 +184,7 @@ def test_payload_hash_and_words(workspace, people):
 
 
 def run_cli(workspace: Workspace, *argv: str) -> int:
-    parser = argparse.ArgumentParser()
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--workspace", default=str(workspace.root))
-    inspect.register(parser.add_subparsers(dest="command"), common)
-    args = parser.parse_args(list(argv))
-    return args.func(args)
+    return cli.main(["--workspace", str(workspace.root), *argv])
 
 
 def test_cli_review_and_raw(workspace, people, capsys):
@@ -273,14 +267,26 @@ def test_unknown_role_is_refused(workspace, events, role, message):
     assert events == []
 
 
-def test_cli_bad_input_exit_2(workspace, capsys, monkeypatch):
-    from ceremony import cli
-
-    monkeypatch.setattr("ceremony.commands.GROUPS", ["inspect"])
-    code = cli.main(["--workspace", str(workspace.root), "review", "nosuchrole"])
-    assert code == 2
+def test_cli_bad_input_exit_2(workspace, people, capsys):
+    assert run_cli(workspace, "review", "nosuchrole") == 2
     assert "nothing is staged" in capsys.readouterr().err
+    stage_then_replace(workspace, people, lambda data: data[:-20])
+    assert run_cli(workspace, "review", "root") == 2
+    assert "is not valid JSON" in capsys.readouterr().err
     assert not any((workspace.root / "transcripts").iterdir())
+    assert workspace.staged_state("root").reviewed_sha256 is None
+
+
+def test_cli_review_writes_the_record(workspace, people, capsys):
+    from ceremony import audit
+
+    workspace.stage("root", make_root(1, people, ["Alice", "Bob"], 2), None)
+    assert run_cli(workspace, "review", "root") == 0
+    digest = workspace.staged_state("root").reviewed_sha256
+    transcript = audit.Transcript.current(workspace.root)
+    records, _ = audit.read_records(transcript.path)
+    events = [r for r in records if r["event"] == "review_shown"]
+    assert events and events[-1]["details"]["payload_sha256"] == digest
 
 
 def test_edited_after_staging_is_refused(workspace, people, events):

@@ -6,7 +6,6 @@ keys: these are tests of the verification logic, not of tokens.
 
 from __future__ import annotations
 
-import argparse
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,7 +23,7 @@ from tuf.api.metadata import (
     Targets,
 )
 
-from ceremony.commands import inspect
+from ceremony import cli
 from ceremony.errors import BadInput
 from ceremony.keys import OWNER_FIELD
 from ceremony.verify import FAIL, OK, WARN, verify_workspace
@@ -245,12 +244,7 @@ def test_malformed_published_file_is_bad_input(workspace, online):
 
 
 def run_cli(workspace: Workspace, *argv: str) -> int:
-    parser = argparse.ArgumentParser()
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--workspace", default=str(workspace.root))
-    inspect.register(parser.add_subparsers(dest="command"), common)
-    args = parser.parse_args(list(argv))
-    return args.func(args)
+    return cli.main(["--workspace", str(workspace.root), *argv])
 
 
 def test_cli_verify_exit_codes(workspace, online, capsys):

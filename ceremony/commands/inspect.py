@@ -2,7 +2,9 @@
 
 Review is what a key holder reads before typing a PIN; verify is what
 anyone can run at any time to see that the workspace would satisfy a TUF
-client. Neither changes metadata; review only notes which payload was shown.
+client. Neither changes metadata; review notes which payload was shown, in
+the staged state and in the ceremony record (so, like every command that
+writes, it runs the air-gap preflight first). Verify writes nothing.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ceremony.commands._common import print_json, print_table
+from ceremony.commands._common import begin, print_json, print_table
 from ceremony.review import review
 from ceremony.verify import VerifyReport, verify_workspace
 from ceremony.workspace import Workspace
@@ -79,6 +81,8 @@ def _register_verify(sub: argparse._SubParsersAction, common: argparse.ArgumentP
 
 def cmd_review(args: argparse.Namespace) -> int:
     workspace = Workspace.open(Path(args.workspace))
+    workspace.staged(args.role)  # a wrong name or bad file is refused before the record opens
+    workspace.set_recorder(begin(args).record)
     result = review(workspace, args.role)
     if args.raw:
         sys.stdout.write(result.raw + "\n")
