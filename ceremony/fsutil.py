@@ -8,10 +8,30 @@ the old bytes or the new ones, never a mix.
 from __future__ import annotations
 
 import os
+import signal
 import tempfile
 from pathlib import Path
 
 from ceremony.errors import WorkspaceError
+
+FAULT_ENV = "CEREMONY_FAULT_FILE"
+"""Fault injection for the crash tests: names a file holding a countdown.
+
+Every write passes two fault points (before and after its rename, or in the
+middle of an appended line and after it); the point that brings the
+countdown to zero kills the process with SIGKILL, as a pulled plug would.
+Unset in normal use, where the hook costs one environment lookup.
+"""
+
+
+def fault_point() -> None:
+    path = os.environ.get(FAULT_ENV)
+    if not path:
+        return
+    remaining = int(Path(path).read_text() or "0") - 1
+    Path(path).write_text(str(remaining))
+    if remaining == 0:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -38,6 +58,7 @@ def write_atomic(path: Path, data: bytes, *, overwrite: bool = True) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+        fault_point()
         if overwrite:
             os.replace(tmp, path)
         else:
@@ -53,6 +74,7 @@ def write_atomic(path: Path, data: bytes, *, overwrite: bool = True) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    fault_point()
 
 
 def append_durable(path: Path, line: bytes) -> None:
@@ -61,8 +83,14 @@ def append_durable(path: Path, line: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     created = not path.exists()
     with open(path, "ab") as handle:
-        handle.write(line)
+        half = len(line) // 2
+        handle.write(line[:half])
+        handle.flush()
+        os.fsync(handle.fileno())
+        fault_point()
+        handle.write(line[half:])
         handle.flush()
         os.fsync(handle.fileno())
     if created:
         _fsync_dir(path.parent)
+    fault_point()

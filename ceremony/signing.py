@@ -23,7 +23,7 @@ from tuf.api.metadata import Metadata, Root, Signature, Targets
 from ceremony import audit, tokens
 from ceremony.errors import BadInput, CheckFailed, KeyError_, WorkspaceError
 from ceremony.keys import URI_FIELD, Pkcs11Uri, owner_of, tuf_key_from_token, uri_for
-from ceremony.metafile import parse_metadata, payload_bytes, payload_sha256
+from ceremony.metafile import parse_metadata, payload_bytes, payload_sha256, to_file_bytes
 from ceremony.roles import delegator_of
 from ceremony.signer import POOL, Pkcs11Signer
 from ceremony.workspace import Workspace
@@ -427,7 +427,12 @@ def _with(metadata: Metadata, signatures: dict[str, Signature]) -> Metadata:
 # Publish
 
 
-def _expected_version(ws: Workspace, role: str) -> int:
+def _expected_version(ws: Workspace, role: str, staged: Metadata) -> int:
+    """The next version; or the staged one itself when a publish of it was
+    cut short after writing N.ROLE.json with exactly these bytes."""
+    numbered = ws.published_path(role, staged.signed.version)
+    if numbered.is_file() and numbered.read_bytes() == to_file_bytes(staged):
+        return staged.signed.version
     if role == "root":
         versions = ws.root_versions()
         return versions[-1] + 1 if versions else 1
@@ -442,7 +447,7 @@ def publish(ws: Workspace, role: str, now: datetime | None = None) -> list[Path]
     unmet = [r for r in reqs if not r.met]
     if unmet:
         raise CheckFailed(_unmet_text(role, unmet), "collect the signatures: ceremony status")
-    expected = _expected_version(ws, role)
+    expected = _expected_version(ws, role, metadata)
     if metadata.signed.version != expected:
         raise WorkspaceError(
             f"staged {role} is version {metadata.signed.version}; the next version to "

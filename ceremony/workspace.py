@@ -50,11 +50,21 @@ def check_role_name(role: str) -> str:
 
 @dataclass
 class StagedState:
-    """What was staged and what was reviewed, by payload hash."""
+    """What was staged and what was reviewed, by payload hash.
 
-    payload_sha256: str
+    ``staged`` lists the payloads this tool staged for the role, newest
+    last: the state file is written before the staged file, so a crash
+    between the two leaves the older payload still recognised. Anything
+    else in staged/ROLE.json was edited by hand.
+    """
+
+    staged: list[str]
     reviewed_sha256: str | None = None
     base_version: int | None = None
+
+    @property
+    def payload_sha256(self) -> str:
+        return self.staged[-1]
 
     def to_json(self) -> bytes:
         return (json.dumps(self.__dict__, indent=2, sort_keys=True) + "\n").encode()
@@ -216,7 +226,7 @@ class Workspace:
     def _check_unchanged(self, role: str, metadata: Metadata) -> None:
         state = self.staged_state(role)
         actual = payload_sha256(metadata)
-        if actual != state.payload_sha256:
+        if actual not in state.staged:
             raise WorkspaceError(
                 f"staged {role} was changed after it was staged: its payload hash is "
                 f"{actual[:16]}..., staged as {state.payload_sha256[:16]}...",
@@ -224,11 +234,23 @@ class Workspace:
             )
 
     def stage(self, role: str, metadata: Metadata, base_version: int | None) -> str:
-        """Write a new proposal (dropping any older one); returns its hash."""
+        """Write a new proposal (replacing any older one); returns its hash."""
         digest = payload_sha256(metadata)
-        write_atomic(self._state_path(role), StagedState(digest, None, base_version).to_json())
+        state = StagedState([*self._current_payload(role), digest], None, base_version)
+        write_atomic(self._state_path(role), state.to_json())
         write_atomic(self.staged_path(role), to_file_bytes(metadata))
         return digest
+
+    def _current_payload(self, role: str) -> list[str]:
+        """The hash of what is staged now, if the tool staged it."""
+        path = self.staged_path(role)
+        if not path.is_file() or not self._state_path(role).is_file():
+            return []
+        try:
+            current = payload_sha256(parse_metadata(path.read_bytes(), str(path)))
+        except BadInput:
+            return []
+        return [current] if current in self.staged_state(role).staged else []
 
     def save_signatures(self, role: str, metadata: Metadata) -> None:
         """Rewrite the staged file with more signatures, same payload."""
@@ -248,11 +270,15 @@ class Workspace:
 
     def write_published(self, role: str, metadata: Metadata) -> list[Path]:
         """Write a complete version: immutable N.ROLE.json, then ROLE.json
-        (a copy of the newest; for root, clients use the numbered files)."""
+        (a copy of the newest; for root, clients use the numbered files).
+
+        A numbered file with exactly these bytes is what a publish that was
+        cut short left behind: it is finished, not refused."""
         data = to_file_bytes(metadata)
         version = metadata.signed.version
         numbered = self.published_path(role, version)
-        write_atomic(numbered, data, overwrite=False)
+        if not (numbered.is_file() and numbered.read_bytes() == data):
+            write_atomic(numbered, data, overwrite=False)
         latest = self.published_path(role)
         write_atomic(latest, data)
         return [numbered, latest]
