@@ -354,10 +354,12 @@ class _Verifier:
         return found
 
     def _bins(self, parent: str, delegator: Targets) -> list[tuple[str, Targets]]:
-        """Hash bins whose files exist: failures one by one, successes counted."""
+        """Hash bins whose files exist: signature failures one by one, the
+        rest counted, and expiry summed up (bins usually expire together)."""
         succinct = delegator.delegations.succinct_roles
+        label = f"{succinct.name_prefix}-*"
         before = len(self.report.items)
-        present = verified = 0
+        present, verified, expiry = 0, 0, _BinExpiry()
         found = []
         for name in succinct.get_roles():
             if f"{name}.json" not in self.names:
@@ -365,18 +367,20 @@ class _Verifier:
             present += 1
             self.reached.add(name)
             loaded = self._load(f"{name}.json", name, "targets")
-            if loaded is not None and self._delegated(delegator, name, loaded[0], quiet=True):
-                verified += 1
-                if loaded[0].signed.delegations is not None:
-                    found.append((name, loaded[0].signed))
+            if loaded is None or not self._delegated(delegator, name, loaded[0], quiet=True):
+                continue
+            verified += 1
+            expiry.add(loaded[0].signed.expires - self.now, self.warn)
+            if loaded[0].signed.delegations is not None:
+                found.append((name, loaded[0].signed))
         status = OK if verified == present else FAIL
         summary = (
             f"{present} of {succinct.number_of_bins} hash bins kept here, "
             f"{verified} verified by {parent}"
         )
-        self.report.items.insert(
-            before, VerifyItem(f"{succinct.name_prefix}-*", None, status, summary)
-        )
+        self.report.items.insert(before, VerifyItem(label, None, status, summary))
+        for status, reason in expiry.items(self.now):
+            self.report.add(label, None, status, reason)
         return found
 
     def _delegated(
@@ -405,8 +409,9 @@ class _Verifier:
                 f"not signed by {parent}'s threshold for {role}: {_signers(result)}",
             )
             return False
-        if not quiet:
-            self.report.add(role, version, OK, f"signed by a threshold of {parent}'s keys")
+        if quiet:
+            return True
+        self.report.add(role, version, OK, f"signed by a threshold of {parent}'s keys")
         return self._expiry(role, metadata.signed, online)
 
     def _same_as_numbered(self, role: str, loaded: tuple[Metadata, bytes]) -> None:
@@ -432,6 +437,35 @@ class _Verifier:
             self.report.add(
                 stem, None, WARN, f"metadata/{name} is not delegated by any checked role"
             )
+
+
+@dataclass
+class _BinExpiry:
+    """Expiry of many bins at once: how many expired or expire soon, and the
+    earliest, so 16,384 bins make two lines rather than 16,384."""
+
+    expired: int = 0
+    soon: int = 0
+    earliest: timedelta | None = None
+
+    def add(self, left: timedelta, warn: timedelta) -> None:
+        if left <= timedelta(0):
+            self.expired += 1
+        elif left < warn:
+            self.soon += 1
+        else:
+            return
+        if self.earliest is None or left < self.earliest:
+            self.earliest = left
+
+    def items(self, now: datetime) -> list[tuple[str, str]]:
+        if self.earliest is None:
+            return []
+        when = (now + self.earliest).strftime("%Y-%m-%d %H:%M UTC")
+        if self.expired:
+            also = f"; {self.soon} more expire soon" if self.soon else ""
+            return [(FAIL, f"{self.expired} bins have expired (the first on {when}){also}")]
+        return [(WARN, f"{self.soon} bins expire within the warning period (the first on {when})")]
 
 
 def _listing(directory: Path) -> set[str]:

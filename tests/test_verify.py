@@ -18,6 +18,7 @@ from tuf.api.metadata import (
     Metadata,
     Role,
     Root,
+    Snapshot,
     SuccinctRoles,
     TargetFile,
     Targets,
@@ -256,3 +257,52 @@ def test_cli_verify_exit_codes(workspace, online, capsys):
     assert run_cli(workspace, "verify", "--json") == 1
     document = json.loads(capsys.readouterr().out)
     assert document["ok"] is False
+
+
+def test_bin_expiry_is_summed_up(workspace, online):
+    chain(workspace, online, versions=1)
+    binkey = holder("bins")
+    succinct = SuccinctRoles([binkey.public_key.keyid], 1, 4, "bin")
+    keys = {binkey.public_key.keyid: binkey.public_key}
+    publish_targets(workspace, online, Delegations(keys, succinct_roles=succinct))
+    for index, name in enumerate(succinct.get_roles()):
+        bin_md = Targets(version=1, expires=NOW + timedelta(days=5 + index))
+        workspace.write_published(name, sign(Metadata(bin_md), binkey))
+    soon = verify_workspace(workspace)
+    assert soon.ok
+    assert [(i.status, i.reason.split(" (")[0]) for i in soon.items if i.role == "bin-*"] == [
+        (OK, "16 of 16 hash bins kept here, 16 verified by targets"),
+        (WARN, "16 bins expire within the warning period"),
+    ]
+    later = verify_workspace(workspace, now=NOW + timedelta(days=7))
+    assert [i.reason for i in later.failures] == [
+        f"3 bins have expired (the first on {(NOW + timedelta(days=5)):%Y-%m-%d %H:%M} UTC); "
+        "13 more expire soon"
+    ]
+
+
+def test_online_roles_expiry_only_warns_and_orphans_are_named(workspace, online):
+    chain(workspace, online, versions=1)
+    publish_targets(workspace, online)
+    snapshot = Metadata(Snapshot(expires=NOW - timedelta(days=1)))
+    workspace.write_published("snapshot", sign(snapshot, online["snapshot"]))
+    stray = Targets(version=1, expires=NOW + timedelta(days=90))
+    workspace.write_published("stray", sign(Metadata(stray), online["targets"]))
+    report = verify_workspace(workspace)
+    assert report.ok, report.to_dict()
+    assert ("snapshot", 1, OK) in statuses(report)
+    assert any(i.role == "snapshot" and "online role" in i.reason for i in report.warnings)
+    assert any(i.role == "stray" and "not delegated" in i.reason for i in report.warnings)
+
+
+def test_cli_verify_bad_trusted_root_exit_2(workspace, online, tmp_path, capsys):
+    chain(workspace, online, versions=1)
+    assert run_cli(workspace, "verify", "--trusted-root", str(tmp_path / "missing.json")) == 2
+    assert "cannot read the trusted root" in capsys.readouterr().err
+    document = json.loads((workspace.metadata_dir / "1.root.json").read_bytes())
+    document["signed"]["spec_version"] = "2.0.0"
+    bad = tmp_path / "spec2.json"
+    bad.write_text(json.dumps(document))
+    assert run_cli(workspace, "verify", "--trusted-root", str(bad)) == 2
+    assert "spec_version '2.0.0'" in capsys.readouterr().err
+    assert list((workspace.root / "transcripts").iterdir()) == []
