@@ -250,7 +250,7 @@ def read_records(path: Path) -> tuple[list[dict[str, Any]], bool]:
         except ValueError as error:
             raise _broken(path, number, str(error)) from None
         records.append(record)
-    if not records:
+    if not records and not incomplete:
         raise CheckFailed(f"{path.name} holds no records", "give the path of a transcript file")
     return records, incomplete
 
@@ -259,6 +259,8 @@ def verify_transcript(path: Path, expected_head: str | None = None) -> VerifyRes
     """Check the whole chain; optionally compare the head with a written-down hash."""
     path = Path(path)
     records, incomplete = read_records(path)
+    if not records:  # the start record itself was cut short: nothing to verify
+        return VerifyResult(path, GENESIS, 0, False, None, incomplete_tail=True)
     head = record_hash(records[-1])
     if expected_head is not None and expected_head.lower() != head:
         raise CheckFailed(
@@ -458,9 +460,11 @@ class Transcript:
         """The open ceremony: the newest transcript, if it has no close record."""
         directory = Path(workspace) / TRANSCRIPTS_DIR
         files = sorted(directory.glob("*.jsonl")) if directory.is_dir() else []
-        if not files:
+        # A file whose start record was cut short never began a ceremony.
+        begun = [path for path in files if b"\n" in path.read_bytes()]
+        if not begun:
             return None
-        transcript = cls(files[-1])
+        transcript = cls(begun[-1])
         return None if transcript.closed else transcript
 
     @classmethod
