@@ -15,6 +15,7 @@ directory listing, so 16,384 bins cost 16,384 verifications and no more.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections import deque
@@ -357,6 +358,7 @@ class _Verifier:
         """Hash bins whose files exist: signature failures one by one, the
         rest counted, and expiry summed up (bins usually expire together)."""
         succinct = delegator.delegations.succinct_roles
+        _parse_keys_once(delegator.delegations.keys)
         label = f"{succinct.name_prefix}-*"
         before = len(self.report.items)
         present, verified, expiry = 0, 0, _BinExpiry()
@@ -466,6 +468,19 @@ class _BinExpiry:
             also = f"; {self.soon} more expire soon" if self.soon else ""
             return [(FAIL, f"{self.expired} bins have expired (the first on {when}){also}")]
         return [(WARN, f"{self.soon} bins expire within the warning period (the first on {when})")]
+
+
+def _parse_keys_once(keys: dict[str, Any]) -> None:
+    """Let each public key be loaded once for thousands of bins.
+
+    securesystemslib loads the key's PEM again for every signature it
+    checks; the bins all share their delegator's keys. The check itself
+    stays python-tuf's and securesystemslib's.
+    """
+    for key in keys.values():
+        load = getattr(key, "_crypto_key", None)
+        if callable(load) and not hasattr(load, "cache_info"):
+            key._crypto_key = functools.cache(load)
 
 
 def _listing(directory: Path) -> set[str]:
