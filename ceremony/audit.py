@@ -580,6 +580,21 @@ def record_preflight(
         )
 
 
+def _override_recorded(transcript: Transcript, report: PreflightReport) -> bool:
+    """Whether this ceremony already records going on with this same network:
+    the exception is written once, not before every command."""
+    try:
+        require_airgap(report, allow_network=False)
+    except CheckFailed as refusal:
+        happened = refusal.problem
+    else:
+        return True
+    records, _ = read_records(transcript.path)
+    return any(
+        r["event"] == EXCEPTION and r["details"].get("happened") == happened for r in records
+    )
+
+
 def begin(
     workspace: Path,
     *,
@@ -605,7 +620,8 @@ def begin(
     if not explicit:
         current = Transcript.current(workspace)
         if current is not None and current.started.date() == _utc_now().date():
-            if report.network_up:
+            already = allow_network and _override_recorded(current, report)
+            if report.network_up and not already:
                 record_preflight(current, report, allow_network=allow_network, actor=operator)
             return current
     transcript = Transcript.start(
