@@ -139,26 +139,29 @@ def test_reinit_refused_names_keys(capsys, make_token, pin, lib, tmp_path):
     assert code == 2 and "keep-me" in err and "--erase" in err
 
 
-@pytest.mark.parametrize(
-    "argv",
-    [
-        [],
-        ["token"],
-        ["token", "list"],
-        ["token", "init"],
-        ["key"],
-        ["key", "generate"],
-        ["key", "list"],
-        ["key", "export"],
-    ],
-)
+def _command_paths(parser=None, prefix=()):
+    """Every command and subcommand of the real parser."""
+    import argparse
+
+    from ceremony.cli import build_parser
+
+    parser = parser or build_parser()
+    yield list(prefix)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, child in action.choices.items():
+                yield from _command_paths(child, (*prefix, name))
+
+
+@pytest.mark.parametrize("argv", list(_command_paths()), ids=lambda a: " ".join(a) or "ceremony")
 def test_help_is_written_for_key_holders(capsys, argv):
     with pytest.raises(SystemExit) as exited:
         main([*argv, "--help"])
     assert exited.value.code == 0
     text = capsys.readouterr().out
     assert "usage: ceremony" in text
-    assert len(text.split()) > 25  # a description in words, not only a usage line
+    description = text[text.index("\n\n") :].split("options:")[0]
+    assert len(description.split()) >= 8, f"{argv}: describe the command in words"
 
 
 def test_python_dash_m_works():
