@@ -25,6 +25,7 @@ from securesystemslib.signer import Key, SSlibKey
 from securesystemslib.signer._utils import compute_default_keyid
 
 from ceremony.errors import BadInput
+from ceremony.metafile import loads_strict
 from ceremony.tokens import TokenKey, serial_of, spec_for_key
 
 OWNER_FIELD = "x-ceremony-owner"
@@ -168,10 +169,7 @@ def _key_from_pem(path: Path, data: bytes) -> SSlibKey:
 
 
 def _key_from_json(path: Path, data: bytes) -> SSlibKey:
-    try:
-        document = json.loads(data, object_pairs_hook=_no_duplicates)
-    except ValueError as error:
-        raise BadInput(f"{path} is not valid JSON: {error}", "give a TUF key JSON file") from None
+    document = loads_strict(data, str(path))
     if not isinstance(document, dict):
         raise BadInput(f"{path} does not hold a key object", "give a TUF key JSON file")
     document = dict(document)
@@ -192,11 +190,3 @@ def _key_from_json(path: Path, data: bytes) -> SSlibKey:
         )
     return key
 
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for name, value in pairs:
-        if name in result:
-            raise ValueError(f"duplicate JSON key {name!r}")
-        result[name] = value
-    return result
