@@ -3,5 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-.venv/bin/ruff check ceremony tests bench
+.venv/bin/ruff check ceremony tui tests bench
 exec .venv/bin/python -m pytest "$@"
