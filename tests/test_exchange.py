@@ -19,20 +19,23 @@ from tests.conftest import USER_PIN
 from tests.kit import ceremony, make_holder, make_online_key, review, root_args
 
 
-@pytest.fixture
-def people(lib, make_token, tmp_path, monkeypatch):
-    """Three root holders, a targets holder, two online keys; PIN by env."""
-    monkeypatch.setenv("CEREMONY_PIN", USER_PIN)
-    keys = tmp_path / "keys-in"
-    keys.mkdir()
-    holders = [make_holder(lib, make_token, keys, name) for name in ("Alice", "Bob", "Carol")]
-    dave = make_holder(lib, make_token, keys, "Dave", key_label="targets")
+def make_people(lib, make_token, directory: Path) -> tuple[list, dict]:
+    """Three root holders on tokens, a targets holder, two online keys."""
+    directory.mkdir()
+    holders = [make_holder(lib, make_token, directory, n) for n in ("Alice", "Bob", "Carol")]
+    dave = make_holder(lib, make_token, directory, "Dave", key_label="targets")
     online = {
         "targets": dave,
-        "snapshot": make_online_key(keys, "snapshot"),
-        "timestamp": make_online_key(keys, "timestamp"),
+        "snapshot": make_online_key(directory, "snapshot"),
+        "timestamp": make_online_key(directory, "timestamp"),
     }
     return holders, online
+
+
+@pytest.fixture
+def people(lib, make_token, tmp_path, monkeypatch):
+    monkeypatch.setenv("CEREMONY_PIN", USER_PIN)
+    return make_people(lib, make_token, tmp_path / "keys-in")
 
 
 def snapshot(root: Path) -> dict[str, bytes]:

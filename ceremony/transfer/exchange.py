@@ -360,6 +360,8 @@ def _check_root_history(
             f"{item.name} in the bundle differs from root v{version} published here",
             "do not use this bundle: find out where this root came from before going on",
         )
+    else:
+        plan.notes.append(f"{item.name}: root v{version} is already published here")
 
 
 def _check_against_published(
@@ -392,11 +394,11 @@ def _parse_key(item: BundleFile) -> tuple[str, Key]:
 
 
 def _new_transcripts(ws: Workspace, items: list[BundleFile]) -> list[BundleFile]:
-    """The other site's records we do not hold byte for byte already."""
+    """The other site's records, unless ours holds them already (a record only grows)."""
     fresh = []
     for item in items:
         ours = ws.root / item.name
-        if not (ours.is_file() and ours.read_bytes() == item.data):
+        if not (ours.is_file() and ours.read_bytes().startswith(item.data)):
             fresh.append(item)
     return fresh
 
