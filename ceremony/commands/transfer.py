@@ -302,10 +302,19 @@ class TerminalPlayer:
 
 
 def _terminal_version(args: argparse.Namespace) -> int:
-    if args.version:
-        return args.version
+    """The largest version that fits, or the one asked for, with a warning if it cannot."""
     size = shutil.get_terminal_size()
-    return qrrender.largest_version_for_terminal(size.columns, size.lines, reserved_lines=2)
+    if not args.version:
+        return qrrender.largest_version_for_terminal(size.columns, size.lines, reserved_lines=2)
+    width, height = qrrender.terminal_size_for(args.version)
+    if width > size.columns or height + 2 > size.lines:
+        print(
+            f"warning: a version {args.version} code needs {width}x{height + 2} characters, "
+            f"this terminal has {size.columns}x{size.lines}: enlarge the window or choose "
+            "a smaller --version, or the code will not scan",
+            file=sys.stderr,
+        )
+    return args.version
 
 
 def _export_terminal(ws: Workspace, bundle: Bundle, args: argparse.Namespace) -> None:
@@ -455,8 +464,9 @@ def _register_receive(sub: argparse._SubParsersAction, common: argparse.Argument
         description="For the receiving side (the online server, or a laptop with a camera): "
         "read the codes until the bundle is complete, check it, write it to --out as a "
         "bundle directory, and print the transfer hash to compare with the sender's screen. "
-        "Needs no workspace. Then publish the files, or run 'ceremony import --out-DIR' on "
-        "a ceremony workspace. Exit 1 when the codes ran out before the bundle was complete.",
+        "Needs no workspace. Then copy the files under DIR/metadata/ to the repository, or "
+        "run 'ceremony import DIR' in a ceremony workspace. Exit 1 when the codes ran out "
+        "before the bundle was complete (show or export more codes and read those too).",
     )
     source = receive.add_mutually_exclusive_group(required=True)
     source.add_argument("--images", nargs="+", metavar="FILE", help="image files or directories")
