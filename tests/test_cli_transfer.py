@@ -15,12 +15,14 @@ import pytest
 from PIL import Image
 from securesystemslib.formats import encode_canonical
 
+from ceremony.config import Config
 from ceremony.transfer import bundle as bundles
 from ceremony.transfer import qrrender
 from ceremony.transfer.bundle import Bundle, read_path, write_dir
 from ceremony.transfer.frames import FountainDecoder, decode_payload
+from ceremony.workspace import Workspace
 from tests.conftest import USER_PIN
-from tests.kit import ceremony
+from tests.kit import ceremony, root_args
 from tests.test_exchange import make_people, publish_root, snapshot, two_sites
 
 zxingcpp = pytest.importorskip("zxingcpp")
@@ -107,6 +109,25 @@ def test_qr_png_frames_received_with_30_percent_lost(people, workspace, tmp_path
     out = capsys.readouterr().out
     assert "root v1 is already published here" in out
     assert "record kept" not in out, "our own record, only shorter: nothing to keep"
+
+
+def test_public_keys_through_a_bundle_file(people, workspace, tmp_path, capsys):
+    holders, online = people
+    assert ceremony(workspace, *root_args(holders, online)) == 0
+    stick = tmp_path / "keys-out"
+    assert ceremony(workspace, "export", "--dir", str(stick), "--keys") == 0
+    assert ceremony(workspace, "export", "--dir", str(tmp_path / "no"), "--keys", "root") == 2
+    document = tmp_path / "keys.bundle"
+    document.write_bytes(read_path(stick).to_bytes())
+    fresh = Workspace.create(
+        tmp_path / "server-side", Config(repository=Workspace.open(workspace).config.repository)
+    )
+    capsys.readouterr()
+    assert ceremony(fresh.root, "import", str(document)) == 0
+    assert capsys.readouterr().out.count("key added: keys/") == 6
+    assert snapshot(fresh.keys_dir) == snapshot(workspace / "keys")
+    assert ceremony(fresh.root, "import", str(document)) == 0
+    assert capsys.readouterr().out.count("key already here") == 6
 
 
 def test_receive_with_too_few_frames_fails_the_check(people, workspace, tmp_path, capsys):
