@@ -65,8 +65,11 @@ async def _play_and_decode() -> None:
             number = player.frame_number
             if number not in seen:
                 seen.add(number)
-                (found,) = zxingcpp.read_barcodes(_modules(player.cells))
-                decoder.add(found.text)
+                found = zxingcpp.read_barcodes(
+                    _modules(player.cells), formats=zxingcpp.BarcodeFormat.QRCode
+                )
+                assert found, f"frame {number} painted by the widget is not readable"
+                decoder.add(found[0].text)
             await pilot.pause(0.03)
         assert decoder.complete, "frames painted by the widget rebuild the payload"
         assert decode_payload(decoder.result()) == PAYLOAD
