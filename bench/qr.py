@@ -43,7 +43,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 if __package__ in (None, ""):
@@ -128,19 +128,26 @@ def _target_files(rng: random.Random, count: int, prefix: str) -> dict[str, Targ
     return files
 
 
-def build_targets(keys: Keys, size: int = 50_000, seed: int = 1) -> bytes:
-    """targets.json of about ``size`` bytes: real-looking entries, 3 holder signatures."""
+def _signed_targets(
+    size: int, seed: int, prefix: str, signers: list[CryptoSigner], version: int
+) -> bytes:
+    """Targets metadata of at least ``size`` bytes with real-looking entries."""
     rng = random.Random(seed)
     count = max(1, size // 330)
     while True:
-        targets = Targets(version=7, expires=EXPIRES, targets=_target_files(rng, count, "dist"))
-        metadata = Metadata(targets)
-        for signer in keys.holders[:3]:
+        files = _target_files(random.Random(rng.random()), count, prefix)
+        metadata = Metadata(Targets(version=version, expires=EXPIRES, targets=files))
+        for signer in signers:
             metadata.sign(signer, append=True)
         data = metadata.to_bytes()
         if len(data) >= size:
             return data
         count += max(1, (size - len(data)) // 330 + 1)
+
+
+def build_targets(keys: Keys, size: int = 50_000, seed: int = 1) -> bytes:
+    """targets.json of about ``size`` bytes, signed by 3 holders."""
+    return _signed_targets(size, seed, "dist", keys.holders[:3], 7)
 
 
 def build_large_bundle(keys: Keys, size: int = 1_048_576) -> Bundle:
@@ -160,7 +167,7 @@ def build_large_bundle(keys: Keys, size: int = 1_048_576) -> Bundle:
     files += [BundleFile("metadata/root.json", files[-1].data)]
     files += [BundleFile("metadata/targets.json", top.to_bytes())]
     used = sum(len(f.data) for f in files)
-    per_bin = max(1, (size - used) // len(bins))
+    per_bin = max(1, -(-(size - used) // len(bins)))
     for n, name in enumerate(bins):
         data = build_targets_bin(keys, per_bin, seed=100 + n)
         files.append(BundleFile(f"metadata/{name}.json", data))
@@ -169,13 +176,7 @@ def build_large_bundle(keys: Keys, size: int = 1_048_576) -> Bundle:
 
 def build_targets_bin(keys: Keys, size: int, seed: int) -> bytes:
     """One hash-bin role's metadata of about ``size`` bytes, signed by the online bin key."""
-    rng = random.Random(seed)
-    count = max(1, size // 330)
-    targets = Targets(version=12, expires=EXPIRES - timedelta(days=300))
-    targets.targets = _target_files(rng, count, "bins")
-    metadata = Metadata(targets)
-    metadata.sign(keys.bins)
-    return metadata.to_bytes()
+    return _signed_targets(size, seed, "bins", [keys.bins], 12)
 
 
 @dataclass(frozen=True)
@@ -428,8 +429,9 @@ def run_cell(
     """Measure one scheme at one version for one transfer, within ``budget`` seconds.
 
     Every loss rate gets a third of the budget: replays stop early (never
-    below 3) when it is spent, and the table shows how many ran. The first
-    replays are repeated as full decodes from frame text (at least one).
+    below 2) when it is spent, and the table shows how many ran. The first
+    replays are repeated as full decodes from frame text, at least one per
+    cell.
     """
     started = time.perf_counter()
     coder = SCHEME_TYPES[scheme](case.payload, version)
@@ -438,11 +440,11 @@ def run_cell(
         share_start, share = time.perf_counter(), budget / len(LOSSES)
         counts: list[int] = []
         for trial in range(case.trials):
-            if trial >= 3 and time.perf_counter() - share_start > share:
+            if trial >= 2 and time.perf_counter() - share_start > share:
                 break
             counts.append(coder.replay(random.Random(f"{seed}/{li}/{trial}"), loss, window))
         for trial in range(min(real, len(counts))):
-            if trial >= 1 and time.perf_counter() - share_start > 1.5 * share:
+            if (trial >= 1 or checked) and time.perf_counter() - share_start > 1.5 * share:
                 break
             count, per_frame = coder.real(random.Random(f"{seed}/{li}/{trial}"), loss, window)
             if count != counts[trial]:
@@ -498,11 +500,12 @@ def print_case(case: Case, cells: list[Cell]) -> None:
 def print_targets(cells: list[Cell], cases: list[Case]) -> None:
     print("\nTargets")
     mine = [c for c in cells if c.scheme == "ours"]
-    low = min(mine, key=lambda c: c.share)
     shares = ", ".join(
-        f"v{c.version} {c.share * 100:.1f}%" for c in mine if c.case == cases[0].name
+        f"v{c.version} {c.share * 100:.1f}% {_met(c.share >= 0.95)}"
+        for c in mine
+        if c.case == cases[0].name
     )
-    print(f"- payload >= 95% of byte-mode capacity: {shares}: {_met(low.share >= 0.95)}")
+    print(f"- payload >= 95% of byte-mode capacity: {shares}")
     worst = max(mine, key=lambda c: max(s[2] for s in c.stats.values()) - c.k)
     extra = max(s[2] for s in worst.stats.values()) - worst.k
     print(
