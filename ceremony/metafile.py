@@ -10,16 +10,22 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any
 
+from securesystemslib.formats import encode_canonical
+from securesystemslib.signer import Signature
 from securesystemslib.signer._utils import compute_default_keyid
 from tuf.api.metadata import Metadata, Root, Targets
-from tuf.api.serialization.json import CanonicalJSONSerializer, JSONSerializer
 
 from ceremony.errors import BadInput
 
 KNOWN_TYPES = ("root", "targets", "snapshot", "timestamp")
 TOP_LEVEL = KNOWN_TYPES
+# May match inside strings too: that only sends a document down the slow path.
+_FLOATISH = re.compile(rb"[:,\[]-?[0-9]+[.eE]")
+_FILE_HEAD = b'{"signatures":'
+_FILE_MIDDLE = b',"signed":'
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -92,15 +98,73 @@ def check_keyids(metadata: Metadata, source: str) -> None:
             )
 
 
+def json_text(document: Any) -> bytes:
+    """Standard JSON with sorted keys and no spaces: how files hold 'signed'."""
+    return json.dumps(
+        document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
+
+
+def is_canonical_text(text: bytes) -> bool:
+    """Whether json_text output is also the canonical JSON of its document.
+
+    Canonical JSON escapes only backslash and quote and has no floats; the
+    standard encoder writes the same bytes whenever it escapes nothing.
+    """
+    return b"\\" not in text and not _FLOATISH.search(text)
+
+
+def canonical(document: Any) -> bytes:
+    """OLPC canonical JSON as securesystemslib defines it, fast when it can."""
+    try:
+        fast = json_text(document)
+    except (TypeError, ValueError):
+        return encode_canonical(document).encode("utf-8")
+    return fast if is_canonical_text(fast) else encode_canonical(document).encode("utf-8")
+
+
 def payload_bytes(metadata: Metadata) -> bytes:
     """The canonical JSON of 'signed': exactly the bytes every key signs."""
-    return CanonicalJSONSerializer().serialize(metadata.signed)
+    return canonical(metadata.signed.to_dict())
 
 
 def payload_sha256(metadata: Metadata) -> str:
     return hashlib.sha256(payload_bytes(metadata)).hexdigest()
 
 
+def file_bytes(signatures: dict[str, Signature], signed_text: bytes) -> bytes:
+    """A metadata file around 'signed' as json_text wrote it.
+
+    For most roles that text is the canonical payload itself, so signing and
+    publishing a large role never re-serialises it, and the signatures can
+    be replaced without touching the rest of the file.
+    """
+    listed = [signatures[keyid].to_dict() for keyid in sorted(signatures)]
+    return _FILE_HEAD + canonical(listed) + _FILE_MIDDLE + signed_text + b"}\n"
+
+
 def to_file_bytes(metadata: Metadata) -> bytes:
-    """How metadata is written to disk: readable, stable, newline-terminated."""
-    return JSONSerializer(compact=False).serialize(metadata) + b"\n"
+    """How metadata is written to disk (see file_bytes)."""
+    return file_bytes(metadata.signatures, json_text(metadata.signed.to_dict()))
+
+
+def split_file(data: bytes, source: str) -> tuple[dict[str, Signature], bytes] | None:
+    """Signatures and 'signed' text of a file written by file_bytes, without
+    parsing 'signed'; None for any other layout."""
+    if not data.startswith(_FILE_HEAD) or not data.endswith(b"}\n"):
+        return None
+    head = data[: 1 << 20].decode("utf-8", "replace")  # signatures are ASCII and small
+    try:
+        listed, end = json.JSONDecoder().raw_decode(head, len(_FILE_HEAD))
+    except ValueError:
+        return None
+    start = len(head[:end].encode())
+    if data[start : start + len(_FILE_MIDDLE)] != _FILE_MIDDLE or not isinstance(listed, list):
+        return None
+    try:
+        signatures = {sig["keyid"]: Signature.from_dict(dict(sig)) for sig in listed}
+    except (KeyError, TypeError, ValueError):
+        raise BadInput(f"{source}: malformed signatures", "use the file the tool wrote") from None
+    if len(signatures) != len(listed):
+        raise BadInput(f"{source}: two signatures by the same key", "use the file the tool wrote")
+    return signatures, data[start + len(_FILE_MIDDLE) : -2]

@@ -11,6 +11,8 @@ is asked for both.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,10 +25,10 @@ from tuf.api.metadata import Metadata, Root, Signature, Targets
 from ceremony import audit, tokens
 from ceremony.errors import BadInput, CheckFailed, KeyError_, WorkspaceError
 from ceremony.keys import URI_FIELD, Pkcs11Uri, owner_of, tuf_key_from_token, uri_for
-from ceremony.metafile import parse_metadata, payload_bytes, payload_sha256, to_file_bytes
+from ceremony.metafile import file_bytes, parse_metadata, payload_bytes
 from ceremony.roles import delegator_of
 from ceremony.signer import POOL, Pkcs11Signer
-from ceremony.workspace import Workspace
+from ceremony.workspace import StagedPayload, Workspace
 
 
 @dataclass
@@ -76,17 +78,47 @@ class Requirement:
 # Requirements
 
 
-def targets_candidates(ws: Workspace) -> dict[str, Targets]:
-    """Targets roles that could delegate: staged proposals win over published."""
-    found: dict[str, Targets] = {}
-    for role in ws.published_roles():
-        published = ws.published(role)
-        if published is not None:
-            found[role] = published.signed
-    for role in ws.staged_roles():
-        if role != "root":
-            found[role] = ws.staged(role).signed
-    return found
+def targets_candidates(ws: Workspace, staged_first: bool = True) -> dict[str, Targets]:
+    """Targets roles that could delegate, found by walking named delegations
+    from targets: hash bins are leaves and are never loaded, so a repository
+    with thousands of bins costs no more than one with none. Staged
+    proposals win over published versions unless ``staged_first`` is off."""
+    return dict(_walk(ws, staged_first))
+
+
+def find_delegator(
+    ws: Workspace, role: str, staged_first: bool = True
+) -> tuple[str, Targets] | None:
+    """The targets role that delegates ``role``; stops as soon as it is found,
+    so the delegated role itself (perhaps large) is never loaded."""
+    for name, signed in _walk(ws, staged_first):
+        if delegator_of({name: signed}, role) is not None:
+            return name, signed
+    return None
+
+
+def _walk(ws: Workspace, staged_first: bool):
+    staged = set(ws.staged_roles()) if staged_first else set()
+    seen: set[str] = set()
+    queue = ["targets"]
+    while queue:
+        name = queue.pop(0)
+        if name in seen:
+            continue
+        seen.add(name)
+        signed = _load_targets(ws, name, name in staged)
+        if signed is None:
+            continue
+        yield name, signed
+        if signed.delegations is not None and signed.delegations.roles:
+            queue.extend(signed.delegations.roles)
+
+
+def _load_targets(ws: Workspace, role: str, staged: bool) -> Targets | None:
+    if staged:
+        return ws.staged(role).signed
+    published = ws.published(role)
+    return published.signed if published is not None else None
 
 
 def current_root(ws: Workspace) -> Root:
@@ -100,22 +132,35 @@ def current_root(ws: Workspace) -> Root:
 
 
 def requirements(ws: Workspace, role: str, metadata: Metadata) -> list[Requirement]:
-    payload = payload_bytes(metadata)
+    """The thresholds ``metadata`` (a proposal for ``role``) must meet."""
+    root = metadata.signed if role == "root" else None
+    return requirements_for(ws, role, payload_bytes(metadata), metadata.signatures, root)
+
+
+def requirements_for(
+    ws: Workspace,
+    role: str,
+    payload: bytes,
+    signatures: dict[str, Signature],
+    root: Root | None = None,
+) -> list[Requirement]:
+    """As requirements(), from the signed bytes: a large targets role is
+    never parsed to be signed; a root (small) is, for its own keys."""
     if role == "root":
-        return _root_requirements(ws, metadata.signed, payload, metadata.signatures)
+        new_root = root or Root.from_dict(json.loads(payload, strict=False))
+        return _root_requirements(ws, new_root, payload, signatures)
     if role == "targets":
         delegator: Root | Targets = current_root(ws)
         source = "root"
     else:
-        candidates = targets_candidates(ws)
-        name = delegator_of(candidates, role)
-        if name is None:
+        found = find_delegator(ws, role)
+        if found is None:
             raise BadInput(
                 f"no targets role delegates {role!r}",
                 "delegate it first with: ceremony targets delegate",
             )
-        delegator, source = candidates[name], name
-    result = delegator.get_verification_result(role, payload, metadata.signatures)
+        source, delegator = found
+    result = delegator.get_verification_result(role, payload, signatures)
     title = f"{role} keys named by {source}"
     return [Requirement(title, result.threshold, result.signed, result.unsigned)]
 
@@ -186,17 +231,17 @@ def status(ws: Workspace) -> list[RoleStatus]:
     result = []
     for role in ws.staged_roles():
         metadata = ws.staged(role)
-        state = ws.staged_state(role)
-        digest = payload_sha256(metadata)
+        staged = ws.staged_payload(role)
+        root = metadata.signed if role == "root" else None
         result.append(
             RoleStatus(
                 role=role,
                 version=metadata.signed.version,
                 expires=metadata.signed.expires,
-                signatures=len(metadata.signatures),
-                payload_sha256=digest,
-                reviewed=state.reviewed_sha256 == digest,
-                requirements=requirements(ws, role, metadata),
+                signatures=len(staged.signatures),
+                payload_sha256=staged.digest,
+                reviewed=ws.staged_state(role).reviewed_sha256 == staged.digest,
+                requirements=requirements_for(ws, role, staged.payload, staged.signatures, root),
             )
         )
     return result
@@ -204,7 +249,8 @@ def status(ws: Workspace) -> list[RoleStatus]:
 
 def tokens_needed(ws: Workspace, role: str) -> list[Holder]:
     """Holders still needed for ``role``, one entry per token, in order."""
-    reqs = requirements(ws, role, ws.staged(role))
+    staged = ws.staged_payload(role)
+    reqs = requirements_for(ws, role, staged.payload, staged.signatures)
     seen: set[tuple[str | None, str | None]] = set()
     holders = []
     for req in reqs:
@@ -231,9 +277,8 @@ class SignOutcome:
     complete: bool = False
 
 
-def require_reviewed(ws: Workspace, role: str, metadata: Metadata) -> str:
+def require_reviewed(ws: Workspace, role: str, digest: str) -> str:
     """Only the payload that review showed may be signed."""
-    digest = payload_sha256(metadata)
     reviewed = ws.staged_state(role).reviewed_sha256
     if reviewed != digest:
         raise BadInput(
@@ -264,29 +309,30 @@ def sign_with_token(
     Each signature is verified by the signer, then written to the staged
     file and recorded, before the next key is used.
     """
-    metadata = ws.staged(role)
-    digest = require_reviewed(ws, role, metadata)
-    outcome = SignOutcome(role, digest)
+    staged = ws.staged_payload(role)
+    outcome = SignOutcome(role, require_reviewed(ws, role, staged.digest))
+    root = Root.from_dict(json.loads(staged.signed_text)) if role == "root" else None
     _record_token(ws, token)
     session = POOL.session(token, options.module_path, options.pin_source, options.final_try)
     for token_key in tokens.list_keys(session):
         if options.key_label and token_key.label != options.key_label:
             continue
-        _sign_one(ws, role, metadata, token, token_key, options, outcome)
+        _sign_one(ws, staged, root, token, token_key, options, outcome)
     touched = outcome.signed or outcome.already or outcome.not_needed
     if options.key_label and not touched and options.key_label not in outcome.not_authorised:
         raise KeyError_(
             f"no key labelled {options.key_label!r} on token {token.label.strip()!r}",
             "check the label with: ceremony key list",
         )
-    outcome.complete = all(r.met for r in requirements(ws, role, metadata))
+    reqs = requirements_for(ws, role, staged.payload, staged.signatures, root)
+    outcome.complete = all(r.met for r in reqs)
     return outcome
 
 
 def _sign_one(
     ws: Workspace,
-    role: str,
-    metadata: Metadata,
+    staged: StagedPayload,
+    root: Root | None,
     token: pkcs11.Token,
     token_key: tokens.TokenKey,
     options: SignOptions,
@@ -297,7 +343,8 @@ def _sign_one(
     except (KeyError_, BadInput):
         outcome.not_authorised.append(token_key.label)
         return
-    reqs = requirements(ws, role, metadata)
+    role = staged.role
+    reqs = requirements_for(ws, role, staged.payload, staged.signatures, root)
     keyid = on_token.keyid
     authorised = authorised_keys(reqs)
     if keyid not in authorised:
@@ -318,8 +365,8 @@ def _sign_one(
         allow_exportable=options.allow_exportable,
         final_try=options.final_try,
     )
-    metadata.sign(signer, append=True)
-    ws.save_signatures(role, metadata)
+    staged.signatures[keyid] = signer.sign(staged.payload)  # verified by the signer
+    ws.save_signatures(staged)
     if not token_key.evidence.born_on_token:
         ws.record(
             audit.EXCEPTION,
@@ -332,7 +379,6 @@ def _sign_one(
         audit.SIGNATURE_MADE,
         holder.owner,
         role=role,
-        version=metadata.signed.version,
         keyid=keyid,
         token=token.label.strip(),
         serial=tokens.serial_of(token),
@@ -370,29 +416,32 @@ def merge(ws: Workspace, path: Path, role: str | None = None) -> MergeOutcome:
     except OSError as error:
         raise BadInput(f"cannot read {path}: {error.strerror}") from None
     role = role or role_from_filename(path)
-    staged = ws.staged(role)
+    staged = ws.staged_payload(role)
     other = parse_metadata(data, str(path), "root" if role == "root" else "targets")
-    if payload_bytes(other) != payload_bytes(staged):
+    theirs = payload_bytes(other)
+    if theirs != staged.payload:
         raise BadInput(
             f"{path} is not the proposal staged here: its payload hash is "
-            f"{payload_sha256(other)[:16]}..., ours is {payload_sha256(staged)[:16]}...",
+            f"{hashlib.sha256(theirs).hexdigest()[:16]}..., ours is {staged.digest[:16]}...",
             "merge only copies of the same staged version, signed unchanged",
         )
     outcome = MergeOutcome(role)
+    root = other.signed if role == "root" else None
     for keyid, signature in other.signatures.items():
-        _merge_one(ws, role, staged, keyid, signature, outcome)
+        _merge_one(ws, staged, root, keyid, signature, outcome)
     return outcome
 
 
 def _merge_one(
     ws: Workspace,
-    role: str,
-    staged: Metadata,
+    staged: StagedPayload,
+    root: Root | None,
     keyid: str,
     signature: Signature,
     outcome: MergeOutcome,
 ) -> None:
-    reqs = requirements(ws, role, staged)
+    role = staged.role
+    reqs = requirements_for(ws, role, staged.payload, staged.signatures, root)
     authorised = authorised_keys(reqs)
     if keyid not in authorised:
         outcome.unknown.append(keyid)
@@ -401,37 +450,28 @@ def _merge_one(
     if any(keyid in r.signed for r in reqs):
         outcome.already.append(holder)
         return
-    candidate = dict(staged.signatures)
-    candidate[keyid] = signature
-    if not any(keyid in r.signed for r in requirements(ws, role, _with(staged, candidate))):
+    candidate = {**staged.signatures, keyid: signature}
+    judged = requirements_for(ws, role, staged.payload, candidate, root)
+    if not any(keyid in r.signed for r in judged):
         outcome.invalid.append(keyid)
         return
     staged.signatures[keyid] = signature
-    ws.save_signatures(role, staged)
+    ws.save_signatures(staged)
     ws.record(
-        audit.SIGNATURE_MERGED,
-        holder.owner,
-        role=role,
-        version=staged.signed.version,
-        keyid=keyid,
-        payload_sha256=payload_sha256(staged),
+        audit.SIGNATURE_MERGED, holder.owner, role=role, keyid=keyid, payload_sha256=staged.digest
     )
     outcome.added.append(holder)
-
-
-def _with(metadata: Metadata, signatures: dict[str, Signature]) -> Metadata:
-    return Metadata(metadata.signed, signatures)
 
 
 # --------------------------------------------------------------------------
 # Publish
 
 
-def _expected_version(ws: Workspace, role: str, staged: Metadata) -> int:
+def _expected_version(ws: Workspace, role: str, staged: Metadata, data: bytes) -> int:
     """The next version; or the staged one itself when a publish of it was
     cut short after writing N.ROLE.json with exactly these bytes."""
     numbered = ws.published_path(role, staged.signed.version)
-    if numbered.is_file() and numbered.read_bytes() == to_file_bytes(staged):
+    if numbered.is_file() and numbered.read_bytes() == data:
         return staged.signed.version
     if role == "root":
         versions = ws.root_versions()
@@ -443,11 +483,14 @@ def _expected_version(ws: Workspace, role: str, staged: Metadata) -> int:
 def publish(ws: Workspace, role: str, now: datetime | None = None) -> list[Path]:
     """Check the staged role completely, then write it where clients look."""
     metadata = ws.staged(role)
-    reqs = requirements(ws, role, metadata)
+    staged = ws.staged_payload(role)
+    root = metadata.signed if role == "root" else None
+    reqs = requirements_for(ws, role, staged.payload, staged.signatures, root)
     unmet = [r for r in reqs if not r.met]
     if unmet:
         raise CheckFailed(_unmet_text(role, unmet), "collect the signatures: ceremony status")
-    expected = _expected_version(ws, role, metadata)
+    data = file_bytes(staged.signatures, staged.signed_text)
+    expected = _expected_version(ws, role, metadata, data)
     if metadata.signed.version != expected:
         raise WorkspaceError(
             f"staged {role} is version {metadata.signed.version}; the next version to "
@@ -457,13 +500,13 @@ def publish(ws: Workspace, role: str, now: datetime | None = None) -> list[Path]
     if metadata.signed.is_expired(now or datetime.now(UTC)):
         raise CheckFailed(f"staged {role} expired on {metadata.signed.expires:%Y-%m-%d}")
     _require_published_delegator(ws, role)
-    written = ws.write_published(role, metadata)
+    written = ws.write_published(role, metadata, data)
     ws.unstage(role)
     ws.record(
         audit.PUBLISH,
         role=role,
         version=metadata.signed.version,
-        payload_sha256=payload_sha256(metadata),
+        payload_sha256=staged.digest,
         files=[str(p.relative_to(ws.root)) for p in written],
     )
     return written
@@ -476,12 +519,7 @@ def _require_published_delegator(ws: Workspace, role: str) -> None:
         if not ws.root_versions():
             raise WorkspaceError("publish root before targets", "ceremony publish root")
         return
-    published = {}
-    for name in ws.published_roles():
-        meta = ws.published(name)
-        if meta is not None:
-            published[name] = meta.signed
-    if delegator_of(published, role) is None:
+    if find_delegator(ws, role, staged_first=False) is None:
         raise WorkspaceError(
             f"no published targets role delegates {role!r} yet",
             "publish the delegating role first",

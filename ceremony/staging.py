@@ -118,9 +118,9 @@ def _targets_base(ws: Workspace, role: str, expiry_days: int | None) -> tuple[Me
 def _require_delegated(ws: Workspace, role: str) -> None:
     if role == "targets":
         return
-    from ceremony.signing import targets_candidates
+    from ceremony.signing import find_delegator
 
-    if roles.delegator_of(targets_candidates(ws), role) is None:
+    if find_delegator(ws, role) is None:
         raise BadInput(
             f"no targets role delegates {role!r}",
             "delegate it first with: ceremony targets delegate",

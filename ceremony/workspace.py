@@ -13,13 +13,14 @@ file is rewritten only with its payload unchanged.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from securesystemslib.signer import Key
+from securesystemslib.signer import Key, Signature
 from tuf.api.metadata import Metadata, Root
 
 from ceremony import __version__
@@ -27,7 +28,14 @@ from ceremony.config import CONFIG_NAME, Config, load_config
 from ceremony.errors import BadInput, WorkspaceError
 from ceremony.fsutil import write_atomic
 from ceremony.keys import key_to_json, owner_of
-from ceremony.metafile import parse_metadata, payload_sha256, to_file_bytes
+from ceremony.metafile import (
+    file_bytes,
+    is_canonical_text,
+    json_text,
+    parse_metadata,
+    payload_bytes,
+    split_file,
+)
 
 SUBDIRS = ("metadata", "staged", "keys", "transcripts", "exports")
 ROLE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
@@ -46,6 +54,22 @@ def check_role_name(role: str) -> str:
             "stage root, targets or an offline delegated role",
         )
     return role
+
+
+@dataclass
+class StagedPayload:
+    """A staged role as signing needs it: the exact bytes and the signatures,
+    read without parsing (or re-serialising) the payload."""
+
+    role: str
+    payload: bytes
+    signatures: dict[str, Signature]
+    digest: str
+    signed_text: bytes
+
+    def version(self) -> int:
+        """The proposal's version, read without building the metadata."""
+        return int(json.loads(self.signed_text)["version"])
 
 
 @dataclass
@@ -199,7 +223,7 @@ class Workspace:
             if not p.name.endswith(".state.json")
         )
 
-    def staged(self, role: str) -> Metadata:
+    def _staged_bytes(self, role: str) -> bytes:
         path = self.staged_path(role)
         if not path.is_file():
             staged = ", ".join(self.staged_roles()) or "none"
@@ -207,10 +231,33 @@ class Workspace:
                 f"nothing is staged for role {role!r} (staged: {staged})",
                 "stage it first (root rotate, targets delegate/bump), or check the name",
             )
+        return path.read_bytes()
+
+    def staged(self, role: str) -> Metadata:
+        """The staged proposal, fully parsed and checked."""
+        data = self._staged_bytes(role)
+        path = self.staged_path(role)
         expected = "root" if role == "root" else "targets"
-        metadata = parse_metadata(path.read_bytes(), str(path), expected)
-        self._check_unchanged(role, metadata)
+        metadata = parse_metadata(data, str(path), expected)
+        self._check_unchanged(role, payload_bytes(metadata))
         return metadata
+
+    def staged_payload(self, role: str) -> StagedPayload:
+        """The staged proposal's signed bytes and signatures, fast when the
+        file holds the canonical payload verbatim (most roles): the bytes are
+        checked against the hashes this tool staged, so they are the payload
+        it wrote and nothing else. Otherwise the file is parsed."""
+        data = self._staged_bytes(role)
+        split = split_file(data, str(self.staged_path(role)))
+        if split is not None and is_canonical_text(split[1]):
+            signatures, text = split
+            self._check_unchanged(role, text)
+            return StagedPayload(role, text, signatures, hashlib.sha256(text).hexdigest(), text)
+        metadata = self.staged(role)
+        payload = payload_bytes(metadata)
+        digest = hashlib.sha256(payload).hexdigest()
+        text = json_text(metadata.signed.to_dict())
+        return StagedPayload(role, payload, dict(metadata.signatures), digest, text)
 
     def staged_state(self, role: str) -> StagedState:
         path = self._state_path(role)
@@ -223,9 +270,9 @@ class Workspace:
                 f"stage {role} again; its signatures cannot be trusted to match a review",
             ) from None
 
-    def _check_unchanged(self, role: str, metadata: Metadata) -> None:
+    def _check_unchanged(self, role: str, payload: bytes) -> None:
         state = self.staged_state(role)
-        actual = payload_sha256(metadata)
+        actual = hashlib.sha256(payload).hexdigest()
         if actual not in state.staged:
             raise WorkspaceError(
                 f"staged {role} was changed after it was staged: its payload hash is "
@@ -235,27 +282,27 @@ class Workspace:
 
     def stage(self, role: str, metadata: Metadata, base_version: int | None) -> str:
         """Write a new proposal (replacing any older one); returns its hash."""
-        digest = payload_sha256(metadata)
+        digest = hashlib.sha256(payload_bytes(metadata)).hexdigest()
         state = StagedState([*self._current_payload(role), digest], None, base_version)
         write_atomic(self._state_path(role), state.to_json())
-        write_atomic(self.staged_path(role), to_file_bytes(metadata))
+        text = json_text(metadata.signed.to_dict())
+        write_atomic(self.staged_path(role), file_bytes(metadata.signatures, text))
         return digest
 
     def _current_payload(self, role: str) -> list[str]:
         """The hash of what is staged now, if the tool staged it."""
-        path = self.staged_path(role)
-        if not path.is_file() or not self._state_path(role).is_file():
+        if not self.staged_path(role).is_file() or not self._state_path(role).is_file():
             return []
         try:
-            current = payload_sha256(parse_metadata(path.read_bytes(), str(path)))
+            return [self.staged_payload(role).digest]
         except BadInput:
             return []
-        return [current] if current in self.staged_state(role).staged else []
 
-    def save_signatures(self, role: str, metadata: Metadata) -> None:
+    def save_signatures(self, staged: StagedPayload) -> None:
         """Rewrite the staged file with more signatures, same payload."""
-        self._check_unchanged(role, metadata)
-        write_atomic(self.staged_path(role), to_file_bytes(metadata))
+        self._check_unchanged(staged.role, staged.payload)
+        data = file_bytes(staged.signatures, staged.signed_text)
+        write_atomic(self.staged_path(staged.role), data)
 
     def mark_reviewed(self, role: str, digest: str) -> None:
         state = self.staged_state(role)
@@ -268,13 +315,18 @@ class Workspace:
 
     # -------------------------------------------------------------- publish
 
-    def write_published(self, role: str, metadata: Metadata) -> list[Path]:
+    def write_published(
+        self, role: str, metadata: Metadata, data: bytes | None = None
+    ) -> list[Path]:
         """Write a complete version: immutable N.ROLE.json, then ROLE.json
         (a copy of the newest; for root, clients use the numbered files).
+        ``data`` is the file as staged; by default it is built from
+        ``metadata``.
 
         A numbered file with exactly these bytes is what a publish that was
         cut short left behind: it is finished, not refused."""
-        data = to_file_bytes(metadata)
+        if data is None:
+            data = file_bytes(metadata.signatures, json_text(metadata.signed.to_dict()))
         version = metadata.signed.version
         numbered = self.published_path(role, version)
         if not (numbered.is_file() and numbered.read_bytes() == data):

@@ -265,7 +265,7 @@ def _assert_refused(workspace: Path, path: Path, capsys, message: str) -> None:
 def test_import_refuses_a_changed_file(people, workspace, tmp_path, capsys):
     stick = _partial_stick(people, workspace, tmp_path)
     staged = stick / "staged" / "root.json"
-    staged.write_bytes(staged.read_bytes().replace(b'"version": 1', b'"version": 2'))
+    staged.write_bytes(staged.read_bytes().replace(b'"version":1', b'"version":2'))
     _assert_refused(workspace, stick, capsys, "does not match its SHA-256")
 
 

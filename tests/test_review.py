@@ -234,7 +234,7 @@ def _bad_keyid(data: bytes) -> bytes:
     [
         (lambda data: data[:-20], "is not valid JSON"),
         (
-            lambda data: data.replace(b'"signed": {', b'"signed": {"version": 7, ', 1),
+            lambda data: data.replace(b'"signed":{', b'"signed":{"version":7,', 1),
             "duplicate JSON key 'version'",
         ),
         (_spec_2, "spec_version '2.0.0'"),
@@ -290,9 +290,7 @@ def test_cli_review_writes_the_record(workspace, people, capsys):
 
 
 def test_edited_after_staging_is_refused(workspace, people, events):
-    stage_then_replace(
-        workspace, people, lambda data: data.replace(b'"version": 1', b'"version": 2')
-    )
+    stage_then_replace(workspace, people, lambda data: data.replace(b'"version":1', b'"version":2'))
     with pytest.raises(BadInput, match="changed after it was staged"):
         review(workspace, "root")
     assert events == []

@@ -369,9 +369,9 @@ def _sign_options(args: argparse.Namespace) -> signing.SignOptions:
 
 def cmd_sign(args: argparse.Namespace) -> int:
     ws = open_workspace(args)
-    metadata = ws.staged(args.role)
-    digest = signing.require_reviewed(ws, args.role, metadata)
-    print(f"Signing {args.role} v{metadata.signed.version}, payload SHA-256 {digest}")
+    staged = ws.staged_payload(args.role)
+    digest = signing.require_reviewed(ws, args.role, staged.digest)
+    print(f"Signing {args.role} v{staged.version()}, payload SHA-256 {digest}")
     options = _sign_options(args)
     lib = load_lib(args)
     if args.token:
