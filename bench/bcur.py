@@ -116,7 +116,7 @@ class Xoshiro256:
     def __init__(self, seed: bytes) -> None:
         if len(seed) != 32:
             raise ValueError("Xoshiro256 needs a 32-byte seed")
-        self.s = [int.from_bytes(seed[i : i + 8], "big") for i in range(0, 32, 8)]
+        self.s = tuple(int.from_bytes(seed[i : i + 8], "big") for i in range(0, 32, 8))
 
     @classmethod
     def from_data(cls, data: bytes) -> Xoshiro256:
@@ -128,14 +128,14 @@ class Xoshiro256:
         s0, s1, s2, s3 = self.s
         x = (s1 * 5) & _MASK64
         result = ((((x << 7) | (x >> 57)) & _MASK64) * 9) & _MASK64
-        t = (s1 << 17) & _MASK64
         s2 ^= s0
         s3 ^= s1
-        s1 ^= s2
-        s0 ^= s3
-        s2 ^= t
-        s3 = ((s3 << 45) | (s3 >> 19)) & _MASK64
-        self.s = [s0, s1, s2, s3]
+        self.s = (
+            s0 ^ s3,
+            s1 ^ s2,
+            s2 ^ ((s1 << 17) & _MASK64),
+            ((s3 << 45) | (s3 >> 19)) & _MASK64,
+        )
         return result
 
     def next_double(self) -> float:
@@ -201,8 +201,10 @@ def shuffled(items: list[int], rng: Xoshiro256, count: int | None = None) -> lis
     remaining = list(items)
     result: list[int] = []
     limit = len(remaining) if count is None else count
+    draw = rng.next  # next_int(0, n - 1) inlined: int(next() / 2**64 * n)
     while remaining and len(result) < limit:
-        result.append(remaining.pop(rng.next_int(0, len(remaining) - 1)))
+        index = int(float(draw()) / 18446744073709551616.0 * len(remaining))
+        result.append(remaining.pop(index))
     return result
 
 
