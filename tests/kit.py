@@ -84,3 +84,16 @@ def root_args(holders: list[Holder], online: dict[str, object], threshold: int =
     for role, key in online.items():
         args += ["--key", f"{role}={key.key_file}"]
     return args
+
+
+def make_people(lib, make_token, directory: Path) -> tuple[list[Holder], dict[str, object]]:
+    """Three root holders on tokens, a targets holder, two online keys."""
+    directory.mkdir()
+    holders = [make_holder(lib, make_token, directory, n) for n in ("Alice", "Bob", "Carol")]
+    dave = make_holder(lib, make_token, directory, "Dave", key_label="targets")
+    online = {
+        "targets": dave,
+        "snapshot": make_online_key(directory, "snapshot"),
+        "timestamp": make_online_key(directory, "timestamp"),
+    }
+    return holders, online

@@ -16,20 +16,7 @@ from ceremony.transfer import exchange
 from ceremony.transfer.bundle import Bundle, BundleFile
 from ceremony.workspace import Workspace
 from tests.conftest import USER_PIN
-from tests.kit import ceremony, make_holder, make_online_key, review, root_args
-
-
-def make_people(lib, make_token, directory: Path) -> tuple[list, dict]:
-    """Three root holders on tokens, a targets holder, two online keys."""
-    directory.mkdir()
-    holders = [make_holder(lib, make_token, directory, n) for n in ("Alice", "Bob", "Carol")]
-    dave = make_holder(lib, make_token, directory, "Dave", key_label="targets")
-    online = {
-        "targets": dave,
-        "snapshot": make_online_key(directory, "snapshot"),
-        "timestamp": make_online_key(directory, "timestamp"),
-    }
-    return holders, online
+from tests.kit import ceremony, make_people, review, root_args
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -28,19 +28,10 @@ from tuf.api.serialization.json import CanonicalJSONSerializer
 
 from ceremony import cli
 from ceremony.errors import BadInput
-from ceremony.keys import OWNER_FIELD
 from ceremony.review import review
 from ceremony.words import from_words
 from ceremony.workspace import Workspace
-
-NOW = datetime.now(UTC).replace(microsecond=0)
-TOP = ("root", "targets", "snapshot", "timestamp")
-
-
-def holder(name: str) -> CryptoSigner:
-    signer = CryptoSigner.generate_ecdsa()
-    signer.public_key.unrecognized_fields[OWNER_FIELD] = name
-    return signer
+from tests.tufkit import NOW, TOP, holder
 
 
 @pytest.fixture

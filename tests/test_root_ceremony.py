@@ -12,7 +12,7 @@ from tuf.api.metadata import Metadata
 from ceremony import signing
 from ceremony.workspace import Workspace
 from tests.conftest import USER_PIN
-from tests.kit import ceremony, make_holder, make_online_key, review, root_args
+from tests.kit import ceremony, make_holder, make_online_key, make_people, review, root_args
 
 
 @pytest.fixture
@@ -20,14 +20,7 @@ def people(lib, make_token, tmp_path, monkeypatch):
     """Three root holders, a targets holder, two online keys; PIN by env."""
     monkeypatch.setenv("CEREMONY_PIN", USER_PIN)
     keys = tmp_path / "keys-in"
-    keys.mkdir()
-    holders = [make_holder(lib, make_token, keys, name) for name in ("Alice", "Bob", "Carol")]
-    dave = make_holder(lib, make_token, keys, "Dave", key_label="targets")
-    online = {
-        "targets": dave,
-        "snapshot": make_online_key(keys, "snapshot"),
-        "timestamp": make_online_key(keys, "timestamp"),
-    }
+    holders, online = make_people(lib, make_token, keys)
     return holders, online, keys
 
 

@@ -7,7 +7,7 @@ keys: these are tests of the verification logic, not of tokens.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -26,18 +26,9 @@ from tuf.api.metadata import (
 
 from ceremony import cli
 from ceremony.errors import BadInput
-from ceremony.keys import OWNER_FIELD
 from ceremony.verify import FAIL, OK, WARN, verify_workspace
 from ceremony.workspace import Workspace
-
-NOW = datetime.now(UTC).replace(microsecond=0)
-TOP = ("root", "targets", "snapshot", "timestamp")
-
-
-def holder(name: str) -> CryptoSigner:
-    signer = CryptoSigner.generate_ecdsa()
-    signer.public_key.unrecognized_fields[OWNER_FIELD] = name
-    return signer
+from tests.tufkit import NOW, TOP, holder
 
 
 def make_root(
