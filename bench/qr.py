@@ -36,7 +36,7 @@ alphanumeric mode to check it fits.
 BC-UR's mixes are seeded by the message's CRC-32, so its trials vary the
 payload's last 8 bytes (see ``BCUR``); ours and the carousel do not depend
 on the content. A cell stops early when its time budget is spent (BC-UR's
-reference decoder is quadratic in K), never below 2 trials per loss rate;
+reference decoder is quadratic in K), never below 1 trial per loss rate;
 the ``trials`` column says how many ran.
 """
 
@@ -453,7 +453,7 @@ def run_cell(
     """Measure one scheme at one version for one transfer, within ``budget`` seconds.
 
     Every loss rate gets a third of the budget: replays stop early (never
-    below 2) when it is spent, and the table shows how many ran. The first
+    below 1) when it is spent, and the table shows how many ran. The first
     replays are repeated as full decodes from frame text, at least one per
     cell.
     """
@@ -464,7 +464,7 @@ def run_cell(
         share_start, share = time.perf_counter(), budget / len(LOSSES)
         counts: list[int] = []
         for trial in range(case.trials):
-            if trial >= 2 and time.perf_counter() - share_start > share:
+            if trial >= 1 and time.perf_counter() - share_start > share:
                 break
             counts.append(coder.replay(random.Random(f"{seed}/{li}/{trial}"), loss, window))
         for trial in range(min(real, len(counts))):
