@@ -452,8 +452,8 @@ def run_cell(
 ) -> Cell:
     """Measure one scheme at one version for one transfer, within ``budget`` seconds.
 
-    Every loss rate gets a third of the budget: replays stop early (never
-    below 1) when it is spent, and the table shows how many ran. The first
+    Every loss rate gets a third of the budget: replays stop early (at least
+    one) when it is spent, and the table shows how many ran. The first
     replays are repeated as full decodes from frame text, at least one per
     cell.
     """
