@@ -189,4 +189,3 @@ def _key_from_json(path: Path, data: bytes) -> SSlibKey:
             "the file was edited or corrupted; export the key again",
         )
     return key
-

@@ -184,13 +184,7 @@ class Pkcs11Signer(Signer):
                 f"{self._public_key.keyid[:8]} named in the metadata",
                 "insert the token that holds this key, or check the key URI",
             )
-        if not key.evidence.born_on_token and not self.allow_exportable:
-            raise KeyError_(
-                f"key {key.label!r} on token {token.label.strip()!r} may exist outside the "
-                f"token ({', '.join(key.evidence.failures())}); it is not used for signing",
-                "generate a new key on the token with: ceremony key generate; or, knowingly, "
-                "pass --allow-exportable (recorded)",
-            )
+        tokens.require_born_on_token(key, self.allow_exportable)
 
     def sign(self, payload: bytes) -> Signature:
         key = self._private_key()

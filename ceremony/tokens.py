@@ -514,6 +514,19 @@ class Evidence:
         }
 
 
+def require_born_on_token(key: TokenKey, allow_exportable: bool) -> None:
+    """Refuse, as a TUF key, a private key the token does not prove it made
+    and keeps: unless the operator knowingly overrides (and it is recorded)."""
+    if key.evidence.born_on_token or allow_exportable:
+        return
+    raise KeyError_(
+        f"key {key.label!r} may exist outside its token "
+        f"({', '.join(key.evidence.failures())}); it is not fit to be a TUF signing key",
+        "generate a new key on the token with: ceremony key generate; or, knowingly, "
+        "pass --allow-exportable (recorded)",
+    )
+
+
 def _attribute(obj: pkcs11.Object, attribute: Attribute) -> Any:
     try:
         return obj[attribute]

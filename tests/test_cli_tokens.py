@@ -90,7 +90,7 @@ def test_key_export_refuses_extractable(capsys, lib, make_token, pin, tmp_path, 
     code, _, err = run(
         capsys, "key", "export", "--token", label, "--label", "weak", "-o", str(out_file)
     )
-    assert code == 2 and "not fit to be a TUF key" in err and not out_file.exists()
+    assert code == 2 and "not fit to be a TUF signing key" in err and not out_file.exists()
     code, _, _ = run(
         capsys,
         "key",

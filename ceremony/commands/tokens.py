@@ -298,13 +298,7 @@ def cmd_key_export(args: argparse.Namespace) -> int:
     token = tokens.find_token(lib, args.token)
     with tokens.logged_in(token, pin_source(args.pin_file), final_try=args.final_try) as session:
         key = tokens.find_key(session, label=args.label)
-        if not key.evidence.born_on_token and not args.allow_exportable:
-            raise KeyError_(
-                f"key {key.label!r} may exist outside the token "
-                f"({', '.join(key.evidence.failures())}); it is not fit to be a TUF key",
-                "generate a new key with: ceremony key generate; or, knowingly, pass "
-                "--allow-exportable",
-            )
+        tokens.require_born_on_token(key, args.allow_exportable)
         tuf_key = tuf_key_from_token(token, key, args.owner)
     write_atomic(Path(args.output), key_to_json(tuf_key))
     print(f"Public key {tuf_key.keyid[:16]} ({owner_of(tuf_key)}) written to {args.output}")
