@@ -34,6 +34,7 @@ from ceremony.errors import KeyError_, SignatureError
 from ceremony.keys import Pkcs11Uri, crypto_public_key, tuf_key_from_token
 
 _PSS_PARAMS = (Mechanism.SHA256, MGF.SHA256, 32)
+_ECDSA_HASH = {"secp256r1": hashlib.sha256, "secp384r1": hashlib.sha384}
 
 
 class _ParsedKey(SSlibKey):
@@ -205,8 +206,7 @@ class Pkcs11Signer(Signer):
     def _raw_sign(key: tokens.TokenKey, spec: tokens.KeySpec, payload: bytes) -> bytes:
         private = key.private
         if spec.sign_mechanism == Mechanism.ECDSA:
-            algorithm = "sha384" if spec.curve == "secp384r1" else "sha256"
-            digest = hashlib.new(algorithm, payload).digest()
+            digest = _ECDSA_HASH[spec.curve](payload).digest()
             return der_ecdsa(private.sign(digest, mechanism=Mechanism.ECDSA))
         if spec.sign_mechanism == Mechanism.EDDSA:
             return private.sign(payload, mechanism=Mechanism.EDDSA)
