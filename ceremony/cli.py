@@ -22,7 +22,7 @@ tuf-ceremony runs the offline part of a TUF repository: it creates keys
 inside hardware tokens (HSMs, smartcards, YubiKeys), creates and rotates the
 root of trust, signs delegations, keeps a tamper-evident record of the
 ceremony and carries the signed files to the online server by USB stick or
-animated QR code. Run without a command to open the guided screen."""
+animated QR code. New here? Practise first: ceremony --workspace DIR rehearse."""
 
 
 def _common_options() -> argparse.ArgumentParser:
