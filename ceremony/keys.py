@@ -9,6 +9,7 @@ for.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,6 +128,20 @@ def tuf_key_from_token(token: pkcs11.Token, key: TokenKey, owner: str | None = N
 
 # --------------------------------------------------------------------------
 # Key files
+
+
+def parse_once(key: Key) -> Key:
+    """Let ``key`` load its PEM once, however many signatures it checks.
+
+    securesystemslib parses the public key again for every verification;
+    a signer checking each of its signatures, or thousands of hash bins
+    sharing a delegator's keys, need not. The check itself stays
+    securesystemslib's.
+    """
+    load = getattr(key, "_crypto_key", None)
+    if callable(load) and not hasattr(load, "cache_info"):
+        key._crypto_key = functools.cache(load)  # type: ignore[method-assign]
+    return key
 
 
 def owner_of(key: Key) -> str:

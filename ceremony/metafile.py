@@ -21,7 +21,6 @@ from tuf.api.metadata import Metadata, Root, Targets
 from ceremony.errors import BadInput
 
 KNOWN_TYPES = ("root", "targets", "snapshot", "timestamp")
-TOP_LEVEL = KNOWN_TYPES
 # May match inside strings too: that only sends a document down the slow path.
 _FLOATISH = re.compile(rb"[:,\[]-?[0-9]+[.eE]")
 _FILE_HEAD = b'{"signatures":'

@@ -11,6 +11,7 @@ so a token that misbehaves is caught at the table, not by clients later.
 from __future__ import annotations
 
 import atexit
+import copy
 import hashlib
 import os
 from pathlib import Path
@@ -26,33 +27,14 @@ from securesystemslib.signer import (
     SecretsHandler,
     Signature,
     Signer,
-    SSlibKey,
 )
 
 from ceremony import tokens
 from ceremony.errors import KeyError_, SignatureError
-from ceremony.keys import Pkcs11Uri, crypto_public_key, tuf_key_from_token
+from ceremony.keys import Pkcs11Uri, parse_once, tuf_key_from_token
 
 _PSS_PARAMS = (Mechanism.SHA256, MGF.SHA256, 32)
 _ECDSA_HASH = {"secp256r1": hashlib.sha256, "secp384r1": hashlib.sha384}
-
-
-class _ParsedKey(SSlibKey):
-    """An SSlibKey that parses its PEM once: verification stays
-    securesystemslib's own, minus re-reading the key for every signature."""
-
-    _parsed = None
-
-    def _crypto_key(self):  # type: ignore[override]
-        if self._parsed is None:
-            self._parsed = super()._crypto_key()
-        return self._parsed
-
-
-def _verifier(key: Key) -> Key:
-    if type(key) is SSlibKey:
-        return _ParsedKey(key.keyid, key.keytype, key.scheme, key.keyval)
-    return key
 
 
 def der_ecdsa(raw: bytes) -> bytes:
@@ -125,7 +107,7 @@ class Pkcs11Signer(Signer):
     ) -> None:
         self.uri = uri
         self._public_key = public_key
-        self._verify_key = _verifier(public_key)
+        self._verify_key = parse_once(copy.copy(public_key))
         self._secrets_handler = secrets_handler
         self.module_path = module_path or module_for_uri(uri)
         self.allow_exportable = allow_exportable
@@ -216,5 +198,3 @@ class Pkcs11Signer(Signer):
 
 
 SIGNER_FOR_URI_SCHEME[Pkcs11Signer.SCHEME] = Pkcs11Signer
-
-__all__ = ["POOL", "Pkcs11Signer", "SessionPool", "crypto_public_key"]

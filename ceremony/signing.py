@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -230,8 +229,7 @@ class RoleStatus:
 def status(ws: Workspace) -> list[RoleStatus]:
     result = []
     for role in ws.staged_roles():
-        metadata = ws.staged(role)
-        staged = ws.staged_payload(role)
+        metadata, staged = ws.staged_full(role)
         root = metadata.signed if role == "root" else None
         result.append(
             RoleStatus(
@@ -247,9 +245,9 @@ def status(ws: Workspace) -> list[RoleStatus]:
     return result
 
 
-def tokens_needed(ws: Workspace, role: str) -> list[Holder]:
+def tokens_needed(ws: Workspace, role: str, staged: StagedPayload | None = None) -> list[Holder]:
     """Holders still needed for ``role``, one entry per token, in order."""
-    staged = ws.staged_payload(role)
+    staged = staged or ws.staged_payload(role)
     reqs = requirements_for(ws, role, staged.payload, staged.signatures)
     seen: set[tuple[str | None, str | None]] = set()
     holders = []
@@ -302,14 +300,15 @@ class SignOptions:
 
 
 def sign_with_token(
-    ws: Workspace, role: str, token: pkcs11.Token, options: SignOptions
+    ws: Workspace, staged: StagedPayload, token: pkcs11.Token, options: SignOptions
 ) -> SignOutcome:
-    """Sign staged ``role`` with every key on ``token`` that it still needs.
+    """Sign the staged role with every key on ``token`` that it still needs.
 
     Each signature is verified by the signer, then written to the staged
-    file and recorded, before the next key is used.
+    file and recorded, before the next key is used; ``staged`` gathers them,
+    so one read serves every token of a signing round.
     """
-    staged = ws.staged_payload(role)
+    role = staged.role
     outcome = SignOutcome(role, require_reviewed(ws, role, staged.digest))
     root = Root.from_dict(json.loads(staged.signed_text)) if role == "root" else None
     _record_token(ws, token)
@@ -482,8 +481,7 @@ def _expected_version(ws: Workspace, role: str, staged: Metadata, data: bytes) -
 
 def publish(ws: Workspace, role: str, now: datetime | None = None) -> list[Path]:
     """Check the staged role completely, then write it where clients look."""
-    metadata = ws.staged(role)
-    staged = ws.staged_payload(role)
+    metadata, staged = ws.staged_full(role)
     root = metadata.signed if role == "root" else None
     reqs = requirements_for(ws, role, staged.payload, staged.signatures, root)
     unmet = [r for r in reqs if not r.met]
@@ -539,10 +537,6 @@ def _unmet_text(role: str, unmet: list[Requirement]) -> str:
 
 # --------------------------------------------------------------------------
 # Token prompts for a guided signing round
-
-
-TokenPrompt = Callable[[Holder], bool]
-"""Asks for a holder's token to be inserted; False means skip it."""
 
 
 def find_holder_token(lib: pkcs11.lib, holder: Holder) -> pkcs11.Token | None:

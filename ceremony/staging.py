@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from tuf.api.metadata import Metadata, Targets
+from tuf.api.metadata import Metadata
 
 from ceremony import audit, roles
 from ceremony.audit import Transcript
@@ -151,12 +151,4 @@ def bump(ws: Workspace, role: str, expiry_days: int | None) -> Staged:
     """Re-sign ``role`` as a new version with a fresh expiry."""
     days = expiry_days or ws.config.expiry_days.get(role, ws.config.expiry_days["targets"])
     metadata, base = _targets_base(ws, role, days)
-    return _stage(ws, role, metadata, base, _existing_signatures(ws, role))
-
-
-def add_targets(ws: Workspace, role: str, targets: dict[str, object]) -> Staged:
-    """Stage ``role`` with target file entries added (used by tests, bench)."""
-    metadata, base = _targets_base(ws, role, None)
-    signed: Targets = metadata.signed
-    signed.targets.update(targets)  # type: ignore[arg-type]
     return _stage(ws, role, metadata, base, _existing_signatures(ws, role))

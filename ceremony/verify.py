@@ -15,7 +15,6 @@ directory listing, so 16,384 bins cost 16,384 verifications and no more.
 
 from __future__ import annotations
 
-import functools
 import os
 import re
 from collections import deque
@@ -28,7 +27,7 @@ from securesystemslib.exceptions import VerificationError
 from tuf.api.metadata import Metadata, Root, Targets, VerificationResult
 
 from ceremony.errors import BadInput
-from ceremony.keys import owner_of
+from ceremony.keys import owner_of, parse_once
 from ceremony.metafile import parse_metadata, payload_bytes
 
 OK, WARN, FAIL = "ok", "warn", "fail"
@@ -471,16 +470,9 @@ class _BinExpiry:
 
 
 def _parse_keys_once(keys: dict[str, Any]) -> None:
-    """Let each public key be loaded once for thousands of bins.
-
-    securesystemslib loads the key's PEM again for every signature it
-    checks; the bins all share their delegator's keys. The check itself
-    stays python-tuf's and securesystemslib's.
-    """
+    """The bins all share their delegator's keys: load each once."""
     for key in keys.values():
-        load = getattr(key, "_crypto_key", None)
-        if callable(load) and not hasattr(load, "cache_info"):
-            key._crypto_key = functools.cache(load)
+        parse_once(key)
 
 
 def _listing(directory: Path) -> set[str]:

@@ -235,12 +235,19 @@ class Workspace:
 
     def staged(self, role: str) -> Metadata:
         """The staged proposal, fully parsed and checked."""
+        return self.staged_full(role)[0]
+
+    def staged_full(self, role: str) -> tuple[Metadata, StagedPayload]:
+        """The staged proposal parsed, and its signed bytes, from one read."""
         data = self._staged_bytes(role)
         path = self.staged_path(role)
-        expected = "root" if role == "root" else "targets"
-        metadata = parse_metadata(data, str(path), expected)
-        self._check_unchanged(role, payload_bytes(metadata))
-        return metadata
+        metadata = parse_metadata(data, str(path), "root" if role == "root" else "targets")
+        payload = payload_bytes(metadata)
+        self._check_unchanged(role, payload)
+        split = split_file(data, str(path))
+        text = split[1] if split is not None else json_text(metadata.signed.to_dict())
+        digest = hashlib.sha256(payload).hexdigest()
+        return metadata, StagedPayload(role, payload, dict(metadata.signatures), digest, text)
 
     def staged_payload(self, role: str) -> StagedPayload:
         """The staged proposal's signed bytes and signatures, fast when the
@@ -253,11 +260,7 @@ class Workspace:
             signatures, text = split
             self._check_unchanged(role, text)
             return StagedPayload(role, text, signatures, hashlib.sha256(text).hexdigest(), text)
-        metadata = self.staged(role)
-        payload = payload_bytes(metadata)
-        digest = hashlib.sha256(payload).hexdigest()
-        text = json_text(metadata.signed.to_dict())
-        return StagedPayload(role, payload, dict(metadata.signatures), digest, text)
+        return self.staged_full(role)[1]
 
     def staged_state(self, role: str) -> StagedState:
         path = self._state_path(role)

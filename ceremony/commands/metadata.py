@@ -18,7 +18,7 @@ from ceremony.commands._common import (
 from ceremony.errors import BadInput, CheckFailed
 from ceremony.keys import load_key_file, owner_of
 from ceremony.pins import pin_source
-from ceremony.workspace import Workspace
+from ceremony.workspace import StagedPayload, Workspace
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -375,12 +375,10 @@ def cmd_sign(args: argparse.Namespace) -> int:
     options = _sign_options(args)
     lib = load_lib(args)
     if args.token:
-        outcome = signing.sign_with_token(
-            ws, args.role, tokens.find_token(lib, args.token), options
-        )
+        outcome = signing.sign_with_token(ws, staged, tokens.find_token(lib, args.token), options)
         _print_outcome(outcome)
     else:
-        outcome = _guided_round(ws, args.role, lib, options)
+        outcome = _guided_round(ws, staged, lib, options)
     if outcome is not None and outcome.complete:
         print(f"{args.role} has every signature it needs. Next: ceremony publish {args.role}")
         return 0
@@ -388,15 +386,15 @@ def cmd_sign(args: argparse.Namespace) -> int:
     return 0 if outcome is not None and outcome.signed else 1
 
 
-def _guided_round(ws: Workspace, role: str, lib, options: signing.SignOptions):
+def _guided_round(ws: Workspace, staged: StagedPayload, lib, options: signing.SignOptions):
     """Ask for every needed token in turn, by label and serial."""
     outcome = None
-    for holder in signing.tokens_needed(ws, role):
+    for holder in signing.tokens_needed(ws, staged.role, staged):
         token = _wait_for_token(lib, holder)
         if token is None:
             print(f"Skipped: {holder.describe()}")
             continue
-        outcome = signing.sign_with_token(ws, role, token, options)
+        outcome = signing.sign_with_token(ws, staged, token, options)
         _print_outcome(outcome)
         if outcome.complete:
             break

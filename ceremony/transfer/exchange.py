@@ -136,7 +136,7 @@ def staged_files(ws: Workspace, roles: list[str] | None = None) -> list[BundleFi
     wanted = list(dict.fromkeys(roles or available))
     _unknown(wanted, available, "staged", "name staged roles, or leave ROLE out for all")
     for role in wanted:
-        ws.staged(role)  # refuses a proposal changed since it was staged
+        ws.staged_payload(role)  # refuses a proposal changed since it was staged
     return [_read(ws, ws.staged_path(role)) for role in wanted]
 
 
