@@ -15,17 +15,21 @@ from ceremony.errors import WorkspaceError
 
 CONFIG_NAME = "ceremony.toml"
 DEFAULT_EXPIRY_DAYS = {"root": 365, "targets": 90, "snapshot": 7, "timestamp": 1}
+PROFILES = ("plain", "rstuf", "tuf-on-ci")
+"""Repository profiles: which custom fields go on keys (docs/design.md)."""
 
 
 @dataclass
 class Config:
     repository: str = "tuf-repository"
+    profile: str = "plain"
     module: str | None = None
     expiry_days: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_EXPIRY_DAYS))
     owners: dict[str, str] = field(default_factory=dict)
 
     def to_toml(self) -> str:
-        lines = ["[repository]", f"name = {_quote(self.repository)}", "", "[pkcs11]"]
+        lines = ["[repository]", f"name = {_quote(self.repository)}"]
+        lines += [f"profile = {_quote(self.profile)}", "", "[pkcs11]"]
         if self.module:
             lines.append(f"module = {_quote(self.module)}")
         lines += ["", "[expiry_days]"]
@@ -51,6 +55,12 @@ def load_config(workspace: Path) -> Config | None:
         raise WorkspaceError(f"{path} is not valid TOML: {error}", "fix the file") from None
     config = Config()
     config.repository = str(data.get("repository", {}).get("name", config.repository))
+    config.profile = str(data.get("repository", {}).get("profile", config.profile))
+    if config.profile not in PROFILES:
+        raise WorkspaceError(
+            f"{path}: repository.profile {config.profile!r} is not one of {', '.join(PROFILES)}",
+            "fix the value in ceremony.toml",
+        )
     config.module = data.get("pkcs11", {}).get("module") or None
     for role, days in data.get("expiry_days", {}).items():
         if not isinstance(days, int) or days <= 0:

@@ -7,12 +7,16 @@ the old bytes or the new ones, never a mix.
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
+import stat
 import tempfile
 from pathlib import Path
 
-from ceremony.errors import WorkspaceError
+from ceremony.errors import BadInput, WorkspaceError
+
+MiB = 1024 * 1024
 
 FAULT_ENV = "CEREMONY_FAULT_FILE"
 """Fault injection for the crash tests: names a file holding a countdown.
@@ -94,3 +98,59 @@ def append_durable(path: Path, line: bytes) -> None:
     if created:
         _fsync_dir(path.parent)
     fault_point()
+
+
+def read_bounded(path: Path, limit: int, what: str) -> bytes:
+    """The bytes of a regular file no larger than ``limit``.
+
+    Anything from outside (a stick, a bundle, a key file) may be hostile: a
+    FIFO that never ends, ``/dev/zero``, a file larger than memory. Only a
+    regular file is opened (without blocking, so a FIFO cannot hang the
+    open), and never more than ``limit`` bytes are read.
+    """
+    path = Path(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+    except OSError as error:
+        raise BadInput(
+            f"cannot read {what} {path}: {error.strerror or error}",
+            f"check that {path} exists and is readable",
+        ) from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise BadInput(
+                f"{what} {path} is not a regular file",
+                "give the path of an ordinary file (not a device, pipe or folder)",
+            )
+        if info.st_size > limit:
+            raise BadInput(
+                f"{what} {path} is {info.st_size} bytes, more than the {limit} this tool reads",
+                f"check that {path} is the right file",
+            )
+        chunks = []
+        remaining = limit + 1
+        while remaining > 0:
+            chunk = os.read(fd, min(remaining, MiB))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            remaining -= len(chunk)
+    except OSError as error:
+        if error.errno == errno.EISDIR:
+            raise BadInput(
+                f"{what} {path} is a folder", "give the path of a file"
+            ) from None
+        raise BadInput(
+            f"cannot read {what} {path}: {error.strerror or error}",
+            f"check the medium that holds {path}",
+        ) from None
+    finally:
+        os.close(fd)
+    data = b"".join(chunks)
+    if len(data) > limit:
+        raise BadInput(
+            f"{what} {path} is larger than the {limit} bytes this tool reads",
+            f"check that {path} is the right file",
+        )
+    return data
