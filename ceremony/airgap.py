@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ceremony.errors import CheckFailed
+from ceremony.errors import NetworkUp
 
 OK = "ok"
 WARN = "warn"
@@ -466,7 +466,7 @@ def require_airgap(report: PreflightReport, allow_network: bool) -> None:
     if report.check("routes").status == REFUSE:
         parts.append(f"default route via {_names(report.check('routes').items)}")
     found = "; ".join(parts)
-    raise CheckFailed(
+    raise NetworkUp(
         f"network is up: {found}",
         "unplug the cable or disable the interface (and block radios with "
         "'rfkill block all'), then run the command again; or pass --allow-network, "

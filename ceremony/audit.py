@@ -47,9 +47,10 @@ from securesystemslib.exceptions import FormatError
 from securesystemslib.formats import encode_canonical
 
 from ceremony import __version__
-from ceremony.airgap import PreflightReport, Readings, preflight, require_airgap
-from ceremony.errors import BadInput, CheckFailed, WorkspaceError
+from ceremony.airgap import PreflightReport, require_airgap
+from ceremony.errors import BadInput, CheckFailed, NetworkUp, WorkspaceError
 from ceremony.fsutil import append_durable
+from ceremony.text import visible
 from ceremony.words import to_words
 
 TRANSCRIPTS_DIR = "transcripts"
@@ -67,6 +68,8 @@ SIGNATURE_MERGED = "signature_merged"
 PUBLISH = "publish"
 EXPORT = "export"
 IMPORT = "import"
+TOKEN_INITIALISED = "token_initialised"
+MODULE = "module"
 ERROR = "error"
 CONFIRMATION = "confirmation"
 EXCEPTION = "exception"
@@ -85,6 +88,8 @@ EVENT_TITLES: dict[str, str] = {
     PUBLISH: "Metadata published",
     EXPORT: "Files exported",
     IMPORT: "Files imported",
+    TOKEN_INITIALISED: "Token initialised",
+    MODULE: "PKCS#11 module loaded",
     ERROR: "Error",
     CONFIRMATION: "Operator confirmed",
     EXCEPTION: "Exception to the procedure",
@@ -234,7 +239,10 @@ def read_records(path: Path) -> tuple[list[dict[str, Any]], bool]:
     try:
         data = path.read_bytes()
     except OSError as error:
-        raise BadInput(f"cannot read transcript {path}: {error.strerror}") from None
+        raise BadInput(
+            f"cannot read transcript {path}: {error.strerror}",
+            "give the path of a transcript file (.jsonl) you can read",
+        ) from None
     lines, incomplete = _split_lines(data)
     records: list[dict[str, Any]] = []
     prev = GENESIS
@@ -467,36 +475,6 @@ class Transcript:
         transcript = cls(begun[-1])
         return None if transcript.closed else transcript
 
-    @classmethod
-    def open_or_start(
-        cls,
-        workspace: Path,
-        *,
-        title: str | None = None,
-        operator: str | None = None,
-        witnesses: Iterable[str] = (),
-        module_path: Path | None = None,
-        tool_version: str | None = None,
-    ) -> Transcript:
-        """Today's open ceremony, or a new one started implicitly.
-
-        A ceremony started on an earlier UTC day is left as it is (unclosed)
-        and a new one begins, so each day's work has its own record.
-        """
-        transcript = cls.current(workspace)
-        today = _utc_now().date()
-        if transcript is not None and transcript.started.date() == today:
-            return transcript
-        return cls.start(
-            workspace,
-            title=title or f"Ceremony of {today.isoformat()}",
-            operator=operator,
-            witnesses=witnesses,
-            module_path=module_path,
-            tool_version=tool_version,
-            implicit=True,
-        )
-
     def record(self, event: str, actor: str | None = None, **details: Any) -> dict[str, Any]:
         """Append one record and fsync it; returns the record as written.
 
@@ -561,31 +539,34 @@ def record_preflight(
     """Record a preflight; with the network up, record the override or refuse.
 
     Refusing records an error first, so the attempt itself is on the record.
+    The override is recorded as data (``override: network``): what was
+    expected, what was found, and that the operator allowed it.
     """
     transcript.record(PREFLIGHT, actor, **report.to_details())
     if not report.network_up:
         return
     try:
         require_airgap(report, allow_network=False)
-    except CheckFailed as refusal:
+    except NetworkUp as refusal:
         if not allow_network:
             transcript.record(ERROR, actor, problem=refusal.problem, decision="stopped")
             raise
         transcript.record(
             EXCEPTION,
             actor,
+            override="network",
             expected="no network: every interface down, no default route",
             happened=refusal.problem,
-            decision="went on because --allow-network was given",
+            decision="went on with the network up, as the operator allowed (rehearsals only)",
         )
 
 
-def _override_recorded(transcript: Transcript, report: PreflightReport) -> bool:
+def override_recorded(transcript: Transcript, report: PreflightReport) -> bool:
     """Whether this ceremony already records going on with this same network:
     the exception is written once, not before every command."""
     try:
         require_airgap(report, allow_network=False)
-    except CheckFailed as refusal:
+    except NetworkUp as refusal:
         happened = refusal.problem
     else:
         return True
@@ -593,51 +574,6 @@ def _override_recorded(transcript: Transcript, report: PreflightReport) -> bool:
     return any(
         r["event"] == EXCEPTION and r["details"].get("happened") == happened for r in records
     )
-
-
-def begin(
-    workspace: Path,
-    *,
-    allow_network: bool = False,
-    readings: Readings | None = None,
-    report: PreflightReport | None = None,
-    title: str | None = None,
-    operator: str | None = None,
-    witnesses: Iterable[str] = (),
-    module_path: Path | None = None,
-    explicit: bool = False,
-) -> Transcript:
-    """What a state-changing command does first: preflight, then today's record.
-
-    With ``explicit`` (``ceremony audit start``) a new ceremony always
-    begins; otherwise today's open one is reused or one is started
-    implicitly. Preflight results are recorded when a ceremony starts; in an
-    ongoing one only a network that came up is recorded (as an error when
-    refused, an exception when allowed). A refused new ceremony is closed
-    at once: it never began.
-    """
-    report = report or preflight(readings)
-    if not explicit:
-        current = Transcript.current(workspace)
-        if current is not None and current.started.date() == _utc_now().date():
-            already = allow_network and _override_recorded(current, report)
-            if report.network_up and not already:
-                record_preflight(current, report, allow_network=allow_network, actor=operator)
-            return current
-    transcript = Transcript.start(
-        workspace,
-        title=title or f"Ceremony of {_utc_now().date().isoformat()}",
-        operator=operator,
-        witnesses=witnesses,
-        module_path=module_path,
-        implicit=not explicit,
-    )
-    try:
-        record_preflight(transcript, report, allow_network=allow_network, actor=operator)
-    except CheckFailed:
-        transcript.close(operator, outcome="refused before anything changed")
-        raise
-    return transcript
 
 
 # -------------------------------------------------------------- rendering
@@ -697,13 +633,19 @@ def _scalar(value: Any) -> str:
         return ", ".join(_scalar(v) for v in value) or "none"
     if isinstance(value, dict):
         return "; ".join(f"{k}: {_scalar(v)}" for k, v in value.items())
-    text = str(value)
+    text = visible(value)
     if _HEX64.match(text):
         return f"{text} ({_words(text, 6)} …)"
     return text
 
 
-def _detail_lines(record: Mapping[str, Any]) -> list[str]:
+def _change_lines(record: Mapping[str, Any]) -> list[str]:
+    """What a staged or reviewed proposal changes, in words, as recorded."""
+    changes = record.get("details", {}).get("changes")
+    return [visible(line) for line in changes] if isinstance(changes, list) else []
+
+
+def _detail_lines(record: Mapping[str, Any], with_changes: bool = True) -> list[str]:
     """Details as 'name: value' lines; lists of findings get one line each.
 
     The start record's setup and participants are shown in their own
@@ -715,7 +657,12 @@ def _detail_lines(record: Mapping[str, Any]) -> list[str]:
     for key, value in details.items():
         if key in skip:
             continue
-        label = key.replace("_", " ")
+        label = visible(key).replace("_", " ")
+        if key == "changes" and isinstance(value, list):
+            if with_changes:
+                lines.append("changes:")
+                lines.extend(f"  {line}" for line in _change_lines(record))
+            continue
         if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
             lines.append(f"{label}:")
             lines.extend(f"  - {_finding(v)}" for v in value)
@@ -726,7 +673,7 @@ def _detail_lines(record: Mapping[str, Any]) -> list[str]:
 
 def _finding(item: Mapping[str, Any]) -> str:
     if "status" in item and "message" in item:
-        return f"[{item['status']}] {item['message']}"
+        return f"[{visible(item['status'])}] {visible(item['message'])}"
     return _scalar(dict(item))
 
 
@@ -735,33 +682,37 @@ def _participants(records: list[dict[str, Any]]) -> list[tuple[str, str]]:
     start = records[0]["details"] if records else {}
     people: list[tuple[str, str]] = []
     if start.get("operator"):
-        people.append(("Operator", str(start["operator"])))
-    people.extend(("Witness", str(name)) for name in start.get("witnesses", []))
+        people.append(("Operator", visible(start["operator"])))
+    people.extend(("Witness", visible(name)) for name in start.get("witnesses", []))
     known = {name for _, name in people}
     for record in records:
         for name in (record.get("actor"), record.get("details", {}).get("holder")):
-            if name and str(name) not in known:
-                known.add(str(name))
-                people.append(("Key holder", str(name)))
+            if name and visible(name) not in known:
+                known.add(visible(name))
+                people.append(("Key holder", visible(name)))
     return people
 
 
 def _title_of(loaded: _Loaded) -> str:
     if loaded.records:
-        return str(loaded.records[0].get("details", {}).get("title") or "Ceremony")
+        return visible(loaded.records[0].get("details", {}).get("title") or "Ceremony")
     return "Ceremony"
 
 
 def _step_heading(record: dict[str, Any]) -> str:
-    title = EVENT_TITLES.get(str(record.get("event")), str(record.get("event")))
-    time = str(record.get("time", "")).replace("T", " ").replace("Z", " UTC")
-    return f"{record.get('seq')}. {title} ({time})"
+    title = EVENT_TITLES.get(str(record.get("event")), visible(record.get("event")))
+    time = visible(record.get("time", "")).replace("T", " ").replace("Z", " UTC")
+    return f"{visible(record.get('seq'))}. {title} ({time})"
+
+
+def _started_text(loaded: _Loaded) -> str:
+    return visible(loaded.records[0].get("time")) if loaded.records else "unknown"
 
 
 def _closed_text(loaded: _Loaded) -> str:
     last = loaded.records[-1] if loaded.records else {}
     if last.get("event") == CLOSE:
-        return str(last.get("time"))
+        return visible(last.get("time"))
     return "not closed"
 
 
@@ -789,7 +740,7 @@ def render_text(path: Path) -> str:
     for record in loaded.records:
         out.append(_step_heading(record))
         if record.get("actor"):
-            out.append(f"  by: {record['actor']}")
+            out.append(f"  by: {visible(record['actor'])}")
         out += [f"  {line}" for line in _detail_lines(record)]
         out.append(f"  record hash: {record_hash(record)}")
         out.append("")
@@ -806,8 +757,8 @@ def _head_lines(loaded: _Loaded) -> list[str]:
 
 
 def _md(text: Any) -> str:
-    """Text safe inside a Markdown table cell or list item."""
-    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+    """Shown text (already through visible) safe inside a Markdown table cell or list item."""
+    return str(text).replace("|", "\\|").replace("\n", " ")
 
 
 def _md_header(loaded: _Loaded) -> list[str]:
@@ -816,7 +767,7 @@ def _md_header(loaded: _Loaded) -> list[str]:
         f"# Ceremony record: {_md(_title_of(loaded))}",
         "",
         f"- Transcript file: `{loaded.path.name}`",
-        f"- Started: {_md(loaded.records[0].get('time') if loaded.records else 'unknown')}",
+        f"- Started: {_md(_started_text(loaded))}",
         f"- Closed: {_md(_closed_text(loaded))}",
         f"- Chain: **{_md(_chain_text(loaded))}**",
         "",
@@ -838,11 +789,15 @@ def _md_participants(people: list[tuple[str, str]]) -> list[str]:
 def _md_step(record: dict[str, Any], witnesses: list[str]) -> list[str]:
     out = ["", f"### {_md(_step_heading(record))}", ""]
     if record.get("actor"):
-        out.append(f"- **By:** {_md(record['actor'])}")
-    for line in _detail_lines(record):
+        out.append(f"- **By:** {_md(visible(record['actor']))}")
+    for line in _detail_lines(record, with_changes=False):
         indent = "  " if line.startswith("  ") else ""
         out.append(f"{indent}- {_md(line.strip().removeprefix('- '))}")
     out.append(f"- Record hash: `{record_hash(record)}`")
+    changes = _change_lines(record)
+    if changes:
+        # An indented block: no fence that a name from outside could close.
+        out += ["", "What changes, in words:", "", *(f"    {line}" for line in changes)]
     out += ["", "| Witness | Initials | Agree / do not agree |", "|---|---|---|"]
     out += [f"| {_md(name)} | | agree / do not agree |" for name in witnesses or ["", ""]]
     return out

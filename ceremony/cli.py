@@ -12,10 +12,11 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from ceremony import __version__
-from ceremony.commands._common import record_error, reset
-from ceremony.errors import CeremonyError
+from ceremony.errors import CeremonyError, CheckFailed, InputEnded
+from ceremony.text import visible, visible_lines
 
 DESCRIPTION = """\
 tuf-ceremony runs the offline part of a TUF repository: it creates keys
@@ -85,26 +86,81 @@ def _defaults(args: argparse.Namespace) -> None:
         args.operator = os.environ.get("CEREMONY_OPERATOR") or None
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``ceremony`` script; returns the exit code."""
-    reset()
+def exit_code(error: CeremonyError) -> int:
+    """The one place exit codes are decided: 1 a check failed, 2 bad input or usage."""
+    return 1 if isinstance(error, CheckFailed) else 2
+
+
+def print_error(error: CeremonyError) -> None:
+    """Problem and fix on stderr, with any text from outside made visible."""
+    print(f"error: {visible_lines(error.problem)}", file=sys.stderr)
+    print(f"  What to do: {visible(error.fix)}", file=sys.stderr)
+
+
+def _tell(message: str) -> None:
+    print(f"note: {message}", file=sys.stderr)
+
+
+def _quiet_stdout() -> None:
+    """After the reader of our output went away (``| head``), say nothing more."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        return
+
+
+def main(
+    argv: Sequence[str] | None = None, *, pin: str | None = None, so_pin: str | None = None
+) -> int:
+    """Entry point of the ``ceremony`` script; returns the exit code.
+
+    ``pin`` and ``so_pin`` let an in-process caller (the rehearsal) answer
+    PIN prompts without putting a PIN in the environment.
+    """
+    from ceremony.session import Ceremony
+
     parser = build_parser()
     args = parser.parse_args(argv)
     _defaults(args)
+    args.given_pin, args.given_so_pin = pin, so_pin
     func = getattr(args, "func", None)
     if func is None:
         from ceremony.commands.tui import run_tui
 
         func = run_tui
+    ceremony = Ceremony(
+        Path(args.workspace),
+        operator=args.operator,
+        allow_network=args.allow_network,
+        module=args.module,
+        on_wait=_tell,
+    )
+    args.ceremony = ceremony
     try:
-        return int(func(args) or 0)
+        code = int(func(args) or 0)
+        sys.stdout.flush()  # a reader that went away is seen here, not at exit
+        return code
     except CeremonyError as error:
-        record_error(error)
-        print(f"error: {error.message()}", file=sys.stderr)
-        return error.exit_code
+        ceremony.record_error(error)
+        print_error(error)
+        return exit_code(error)
+    except EOFError:
+        ended = InputEnded(
+            "no answer was given: the input ended (Ctrl-D, or no terminal)",
+            "run the command again at a terminal, or press Ctrl-C to stop",
+        )
+        ceremony.record_error(ended)
+        print_error(ended)
+        return exit_code(ended)
     except KeyboardInterrupt:
         print("interrupted: nothing more was done", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        _quiet_stdout()
+        return 141
+    finally:
+        ceremony.close()
 
 
 if __name__ == "__main__":

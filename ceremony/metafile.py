@@ -58,7 +58,10 @@ def parse_metadata(data: bytes, source: str, expected_type: str | None = None) -
     if kind not in KNOWN_TYPES:
         raise BadInput(f"{source}: unknown metadata type {kind!r}", "give a TUF metadata file")
     if expected_type is not None and kind != expected_type:
-        raise BadInput(f"{source} holds {kind} metadata, not {expected_type}")
+        raise BadInput(
+            f"{source} holds {kind} metadata, not {expected_type}",
+            f"give a {expected_type} metadata file",
+        )
     _check_spec_version(document["signed"].get("spec_version"), source)
     try:
         metadata = Metadata.from_dict(document)

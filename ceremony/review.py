@@ -1,18 +1,26 @@
-"""What a key holder is about to sign, in words, and its hash for witnesses.
+"""What a key holder is about to sign, as data and in words, with its hash.
 
 A holder signs bytes, not intentions: review compares the staged proposal
-with what is published now and says every change in plain words (keys by
-their owners' names, thresholds, delegations, expiry), then shows the
-SHA-256 of the exact bytes the token will sign, as hex and as PGP words,
-so witnesses can read it aloud and compare it with the sign screen.
-Anything review does not know how to describe is still named ("other
-fields changed"), so no change can pass unseen.
+with what is published now and lists every change as a typed
+:class:`Change` (keys by their owners' names, thresholds old and new,
+delegations, expiry), then gives the SHA-256 of the exact bytes the token
+will sign, as hex and as PGP words, so witnesses can read it aloud and
+compare it with the sign screen. Anything review does not know how to
+describe is still named ("other fields changed"), so no change can pass
+unseen.
+
+Describing has no side effect; :func:`render` turns changes into the lines
+the command line, the app and the printed record all show, with every
+string that came from outside made visible (:func:`ceremony.text.visible`).
+Confirming that a review was shown is the session's job: it marks the
+payload reviewed and records it.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,6 +37,7 @@ from tuf.api.metadata import (
 from ceremony.audit import REVIEW_SHOWN
 from ceremony.keys import owner_of
 from ceremony.metafile import payload_bytes
+from ceremony.text import visible
 from ceremony.words import short_words, to_words
 
 FIRST_FEW = 5
@@ -43,6 +52,55 @@ ROOT_FIELDS = {
     "consistent_snapshot",
 }
 TARGETS_FIELDS = {"_type", "spec_version", "version", "expires", "targets", "delegations"}
+ROLE_ORDER = ("root", "targets", "snapshot", "timestamp")
+
+# Sections the rendered review groups changes under.
+TOP, ROLES, DELEGATIONS, TARGETS = "top", "roles", "delegations", "targets"
+_HEADERS = {ROLES: "Roles:", DELEGATIONS: "Delegations:"}
+
+
+@dataclass(frozen=True)
+class KeyRef:
+    """A key as review names it: holder, short keyid, scheme."""
+
+    keyid: str
+    owner: str
+    scheme: str
+
+    @classmethod
+    def of(cls, key: Key) -> KeyRef:
+        return cls(key.keyid, owner_of(key), key.scheme)
+
+    def label(self) -> str:
+        return f"{visible(self.owner)} ({self.keyid[:8]}, {visible(self.scheme)})"
+
+
+@dataclass(frozen=True)
+class Change:
+    """One thing a proposal changes, for any front end to show.
+
+    ``kind`` says what (see :func:`render` for every kind); ``role`` is the
+    role entry it concerns (a top-level role in root, a delegated role in
+    targets), ``key`` the key added, removed or listed, ``before`` and
+    ``after`` the old and new values, ``threshold_before`` and
+    ``threshold_after`` with ``key_count`` the threshold as it was and is.
+    """
+
+    kind: str
+    section: str = TOP
+    role: str | None = None
+    key: KeyRef | None = None
+    before: Any = None
+    after: Any = None
+    threshold_before: int | None = None
+    threshold_after: int | None = None
+    key_count: int | None = None
+    items: tuple[str, ...] = ()
+    warning: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        return {k: v for k, v in data.items() if v not in (None, (), False)}
 
 
 @dataclass
@@ -54,7 +112,8 @@ class Review:
     base_version: int | None
     payload_sha256: str
     raw: str
-    changes: list[str] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property
     def words(self) -> list[str]:
@@ -64,108 +123,113 @@ class Review:
     def fingerprint(self) -> str:
         return short_words(self.payload_sha256)
 
+    def head(self) -> str:
+        role = visible(self.role)
+        if self.base_version is None:
+            return f"Review of {role} version {self.version} (new: nothing published yet)"
+        return (
+            f"Review of {role} version {self.version} (published now: version {self.base_version})"
+        )
+
+    def change_lines(self) -> list[str]:
+        return render(self.changes, self.now)
+
     def lines(self) -> list[str]:
         """The review as printed: summary, changes, then the hash to compare."""
-        if self.base_version is None:
-            head = f"Review of {self.role} version {self.version} (new: nothing published yet)"
-        else:
-            head = (
-                f"Review of {self.role} version {self.version} "
-                f"(published now: version {self.base_version})"
-            )
-        return [head, "", *self.changes, "", *self.hash_lines()]
+        return [self.head(), "", *self.change_lines(), "", *self.hash_lines()]
 
     def hash_lines(self) -> list[str]:
         """The payload hash as hex and words, in groups a witness can read aloud."""
-        digest = self.payload_sha256
-        hex_groups = " ".join(digest[i : i + 8] for i in range(0, len(digest), 8))
-        lines = [
-            "What will be signed (SHA-256 of the exact bytes):",
-            f"  {hex_groups}",
-            "Read aloud, in groups of four words:",
-        ]
-        words = self.words
-        for start in range(0, len(words), WORDS_PER_GROUP):
-            group = " ".join(words[start : start + WORDS_PER_GROUP])
-            lines.append(f"  {start + 1:2d}-{start + WORDS_PER_GROUP:<2d}  {group}")
-        lines.append(f"Short fingerprint: {self.fingerprint}")
-        return lines
+        return hash_lines(self.payload_sha256)
 
 
-def review(workspace: Any, role: str, now: datetime | None = None) -> Review:
-    """Describe the staged role, mark that payload reviewed, and record it.
+def hash_lines(digest: str) -> list[str]:
+    """A SHA-256 as hex and as words, in groups of four a witness reads aloud."""
+    hex_groups = " ".join(digest[i : i + 8] for i in range(0, len(digest), 8))
+    lines = [
+        "What will be signed (SHA-256 of the exact bytes):",
+        f"  {hex_groups}",
+        "Read aloud, in groups of four words:",
+    ]
+    words = to_words(digest)
+    for start in range(0, len(words), WORDS_PER_GROUP):
+        group = " ".join(words[start : start + WORDS_PER_GROUP])
+        lines.append(f"  {start + 1:2d}-{start + WORDS_PER_GROUP:<2d}  {group}")
+    lines.append(f"Short fingerprint: {short_words(digest)}")
+    return lines
 
-    The reviewed mark is what lets ``sign`` refuse a payload nobody saw;
-    it is written only after the description was built, so a file that
-    cannot be read leaves the workspace untouched.
-    """
+
+def describe_staged(workspace: Any, role: str, now: datetime | None = None) -> Review:
+    """The review of a staged role, without writing anything."""
     staged = workspace.staged(role)
-    published = _published_base(workspace, role)
+    published = workspace.published(role)
     payload = payload_bytes(staged)
     digest = hashlib.sha256(payload).hexdigest()
     moment = now or datetime.now(UTC)
-    changes = describe(staged, published, moment)
     base = published.signed.version if published is not None else None
-    result = Review(role, staged.signed.version, base, digest, payload.decode("utf-8"), changes)
-    workspace.mark_reviewed(role, digest)
-    workspace.record(REVIEW_SHOWN, role=role, version=staged.signed.version, payload_sha256=digest)
-    return result
+    return Review(
+        role,
+        staged.signed.version,
+        base,
+        digest,
+        payload.decode("utf-8"),
+        describe(staged, published),
+        moment,
+    )
 
 
-def _published_base(workspace: Any, role: str) -> Metadata | None:
-    """The published version a proposal replaces: newest root, or ROLE.json."""
-    if role == "root":
-        return workspace.published("root")
-    return workspace.published(role)
+def confirm_review(workspace: Any, review: Review, actor: str | None = None) -> None:
+    """The review was shown: from now on exactly that payload may be signed.
+
+    Refused (by the workspace) when the proposal changed since it was
+    described, so a holder never signs what they did not see.
+    """
+    workspace.mark_reviewed(review.role, review.payload_sha256)
+    workspace.record(
+        REVIEW_SHOWN,
+        actor,
+        role=review.role,
+        version=review.version,
+        payload_sha256=review.payload_sha256,
+        changes=review.change_lines(),
+    )
 
 
-def describe(new: Metadata, old: Metadata | None, now: datetime) -> list[str]:
-    """Every change from ``old`` to ``new`` as lines of text."""
-    lines = _version_lines(new, old, now)
+def describe(new: Metadata, old: Metadata | None) -> list[Change]:
+    """Every change from ``old`` to ``new``."""
+    changes = _version_changes(new, old)
     if isinstance(new.signed, Root):
-        old_root = old.signed if old is not None else None
-        lines += _root_lines(new.signed, old_root)
+        old_root = old.signed if old is not None and isinstance(old.signed, Root) else None
+        changes += _root_changes(new.signed, old_root)
     elif isinstance(new.signed, Targets):
-        old_targets = old.signed if old is not None else None
-        lines += _targets_lines(new.signed, old_targets)
-    lines += _other_field_lines(new, old)
-    return lines
+        old_targets = old.signed if old is not None and isinstance(old.signed, Targets) else None
+        changes += _targets_changes(new.signed, old_targets)
+    changes += _other_fields(new, old)
+    return changes
 
 
 # ------------------------------------------------------------------ common
 
 
-def _days(expires: datetime, now: datetime) -> str:
-    days = round((expires - now).total_seconds() / 86400)
-    if expires <= now:
-        return f"EXPIRED {-days} days ago"
-    return f"in {days} days"
-
-
-def _when(expires: datetime, now: datetime) -> str:
-    return f"{expires.strftime('%Y-%m-%d %H:%M UTC')} ({_days(expires, now)})"
-
-
-def _version_lines(new: Metadata, old: Metadata | None, now: datetime) -> list[str]:
+def _version_changes(new: Metadata, old: Metadata | None) -> list[Change]:
     signed = new.signed
     if old is None:
-        return [f"Version: {signed.version}", f"Expires: {_when(signed.expires, now)}"]
+        return [Change("version", after=signed.version), Change("expires", after=signed.expires)]
     before = old.signed
-    lines = [f"Version: {before.version} -> {signed.version}"]
+    changes = [Change("version", before=before.version, after=signed.version)]
     if signed.version != before.version + 1:
-        lines.append(
-            f"  WARNING: the next version after {before.version} should be {before.version + 1}"
+        changes.append(
+            Change("version_gap", before=before.version, after=before.version + 1, warning=True)
         )
-    if signed.expires == before.expires:
-        lines.append(f"Expires: unchanged, {_when(signed.expires, now)}")
-    else:
-        lines.append(f"Expires: {_when(before.expires, now)} -> {_when(signed.expires, now)}")
+    changes.append(Change("expires", before=before.expires, after=signed.expires))
     if signed.spec_version != before.spec_version:
-        lines.append(f"Spec version: {before.spec_version} -> {signed.spec_version}")
-    return lines
+        changes.append(
+            Change("spec_version", before=before.spec_version, after=signed.spec_version)
+        )
+    return changes
 
 
-def _other_field_lines(new: Metadata, old: Metadata | None) -> list[str]:
+def _other_fields(new: Metadata, old: Metadata | None) -> list[Change]:
     """Fields this review does not describe, named so they cannot slip by."""
     known = ROOT_FIELDS if isinstance(new.signed, Root) else TARGETS_FIELDS
     after = {k: v for k, v in new.signed.to_dict().items() if k not in known}
@@ -175,139 +239,173 @@ def _other_field_lines(new: Metadata, old: Metadata | None) -> list[str]:
     changed = sorted(k for k in after.keys() | before.keys() if after.get(k) != before.get(k))
     if not changed:
         return []
-    return [f"Other fields changed (check them with --raw): {', '.join(changed)}"]
-
-
-def key_label(key: Key) -> str:
-    """How a key is named on screen: owner, short keyid, type."""
-    return f"{owner_of(key)} ({key.keyid[:8]}, {key.scheme})"
-
-
-def _names(items: list[str]) -> str:
-    shown = ", ".join(items[:FIRST_FEW])
-    more = len(items) - FIRST_FEW
-    return f"{shown}, and {more} more" if more > 0 else shown
+    return [Change("other_fields", items=tuple(changed), warning=True)]
 
 
 def _key_changes(
-    label: str,
+    section: str,
+    role: str,
     old_ids: list[str],
     new_ids: list[str],
     old_keys: dict[str, Key],
     new_keys: dict[str, Key],
-) -> list[str]:
-    """Keys added and removed for one role, by owner name."""
-    lines = []
+) -> list[Change]:
+    """Keys added, removed and renamed for one role, by owner name."""
+    changes = []
     for keyid in new_ids:
         if keyid not in old_ids:
-            lines.append(f"  {label}: key added:   {key_label(new_keys[keyid])}")
+            changes.append(Change("key_added", section, role, _ref(keyid, new_keys)))
     for keyid in old_ids:
         if keyid not in new_ids:
-            lines.append(f"  {label}: key removed: {key_label(old_keys[keyid])}")
+            changes.append(Change("key_removed", section, role, _ref(keyid, old_keys)))
     for keyid in new_ids:
         if keyid in old_ids and keyid in old_keys and keyid in new_keys:
             before, after = owner_of(old_keys[keyid]), owner_of(new_keys[keyid])
             if before != after:
-                lines.append(f"  {label}: key {keyid[:8]} renamed: {before} -> {after}")
-    return lines
+                ref = _ref(keyid, new_keys)
+                changes.append(Change("key_renamed", section, role, ref, before, after))
+    return changes
 
 
-def _threshold_change(label: str, old: int, new: int, count: int) -> list[str]:
-    if old == new:
-        return []
-    return [f"  {label}: threshold {old} -> {new} (of {count} keys)"]
+def _ref(keyid: str, keys: dict[str, Key]) -> KeyRef:
+    if keyid in keys:
+        return KeyRef.of(keys[keyid])
+    return KeyRef(keyid, f"unknown key {keyid[:8]}", "?")
+
+
+def _listed(section: str, role: str, keyids: list[str], keys: dict[str, Key]) -> list[Change]:
+    return [Change("key_listed", section, role, _ref(keyid, keys)) for keyid in keyids]
 
 
 # -------------------------------------------------------------------- root
 
 
-def _root_lines(new: Root, old: Root | None) -> list[str]:
+def _root_changes(new: Root, old: Root | None) -> list[Change]:
     if old is None:
         return _whole_root(new)
-    lines = ["Roles:"]
+    changes: list[Change] = []
     unchanged = []
     for name in sorted(new.roles.keys() | old.roles.keys(), key=_role_order):
         change = _root_role_change(name, new, old)
-        lines += change
+        changes += change
         if not change:
             unchanged.append(name)
     if unchanged:
-        lines.append(f"  unchanged keys and thresholds: {', '.join(unchanged)}")
+        changes.append(Change("roles_unchanged", ROLES, items=tuple(unchanged)))
     if new.consistent_snapshot != old.consistent_snapshot:
-        lines.append(
-            f"Consistent snapshots: {_on_off(old.consistent_snapshot)} -> "
-            f"{_on_off(new.consistent_snapshot)}"
+        changes.append(
+            Change(
+                "consistent_snapshot",
+                before=old.consistent_snapshot,
+                after=new.consistent_snapshot,
+            )
         )
-    return lines
+    return changes
 
 
-def _root_role_change(name: str, new: Root, old: Root) -> list[str]:
+def _root_role_change(name: str, new: Root, old: Root) -> list[Change]:
     if name not in new.roles:
-        return [f"  {name}: role removed"]
+        return [Change("role_removed", ROLES, name)]
+    after = new.roles[name]
     if name not in old.roles:
-        return [f"  {name}: role added", *_role_keys(new.roles[name].keyids, new.keys)]
-    before, after = old.roles[name], new.roles[name]
-    lines = _key_changes(name, before.keyids, after.keyids, old.keys, new.keys)
-    lines += _threshold_change(name, before.threshold, after.threshold, len(after.keyids))
-    if lines:
-        lines.append(f"  {name}: now {after.threshold} of {len(after.keyids)} keys")
-    return lines
+        added = Change(
+            "role_added",
+            ROLES,
+            name,
+            threshold_after=after.threshold,
+            key_count=len(after.keyids),
+        )
+        return [added, *_listed(ROLES, name, after.keyids, new.keys)]
+    before = old.roles[name]
+    changes = _key_changes(ROLES, name, before.keyids, after.keyids, old.keys, new.keys)
+    if before.threshold != after.threshold:
+        changes.append(_threshold(ROLES, name, before.threshold, after.threshold, after.keyids))
+    if changes:
+        changes.append(
+            Change(
+                "role_now",
+                ROLES,
+                name,
+                threshold_before=before.threshold,
+                threshold_after=after.threshold,
+                key_count=len(after.keyids),
+            )
+        )
+    return changes
 
 
-def _whole_root(root: Root) -> list[str]:
-    lines = [f"Consistent snapshots: {_on_off(root.consistent_snapshot)}", "Roles:"]
+def _threshold(section: str, role: str, old: int, new: int, keyids: list[str]) -> Change:
+    return Change(
+        "threshold",
+        section,
+        role,
+        threshold_before=old,
+        threshold_after=new,
+        key_count=len(keyids),
+    )
+
+
+def _whole_root(root: Root) -> list[Change]:
+    changes = [Change("consistent_snapshot", after=root.consistent_snapshot)]
     for name in sorted(root.roles, key=_role_order):
         role = root.roles[name]
-        lines.append(f"  {name}: threshold {role.threshold} of {len(role.keyids)} keys")
-        lines += _role_keys(role.keyids, root.keys)
-    return lines
-
-
-def _role_keys(keyids: list[str], keys: dict[str, Key]) -> list[str]:
-    return [
-        f"    {key_label(keys[keyid])}" if keyid in keys else f"    unknown key {keyid[:8]}"
-        for keyid in keyids
-    ]
+        changes.append(
+            Change(
+                "role_listed",
+                ROLES,
+                name,
+                threshold_after=role.threshold,
+                key_count=len(role.keyids),
+            )
+        )
+        changes += _listed(ROLES, name, role.keyids, root.keys)
+    return changes
 
 
 def _role_order(name: str) -> tuple[int, str]:
-    order = ("root", "targets", "snapshot", "timestamp")
-    return (order.index(name) if name in order else len(order), name)
-
-
-def _on_off(value: bool | None) -> str:
-    return "on" if value else "off"
+    return (ROLE_ORDER.index(name) if name in ROLE_ORDER else len(ROLE_ORDER), name)
 
 
 # ----------------------------------------------------------------- targets
 
 
-def _targets_lines(new: Targets, old: Targets | None) -> list[str]:
+def _targets_changes(new: Targets, old: Targets | None) -> list[Change]:
     old_delegations = old.delegations if old is not None else None
-    lines = _delegation_lines(new.delegations, old_delegations)
-    lines += _target_file_lines(new, old)
-    return lines
+    changes = _delegation_changes(new.delegations, old_delegations)
+    changes += _target_file_changes(new, old)
+    return changes
 
 
-def _delegation_lines(new: Delegations | None, old: Delegations | None) -> list[str]:
+def _delegation_changes(new: Delegations | None, old: Delegations | None) -> list[Change]:
     new_keys = new.keys if new is not None else {}
     old_keys = old.keys if old is not None else {}
     new_roles = _delegated(new)
     old_roles = _delegated(old)
-    lines = []
+    changes: list[Change] = []
     for name, role in new_roles.items():
         if name not in old_roles:
-            lines.append(f"  delegation added: {_delegation_summary(name, role)}")
-            lines += _role_keys(role.keyids, new_keys)
+            changes.append(_delegation(name, "delegation_added", role))
+            changes += _listed(DELEGATIONS, name, role.keyids, new_keys)
         elif old_roles[name] != role or _keys_renamed(role, old_keys, new_keys):
-            lines += _delegation_change(name, old_roles[name], role, old_keys, new_keys)
+            changes += _delegation_change(name, old_roles[name], role, old_keys, new_keys)
     for name, role in old_roles.items():
         if name not in new_roles:
-            lines.append(f"  delegation removed: {_delegation_summary(name, role)}")
-    if not lines:
-        count = len(new_roles)
-        return [f"Delegations: unchanged ({count} delegated)" if count else "Delegations: none"]
-    return ["Delegations:", *lines]
+            changes.append(_delegation(name, "delegation_removed", role))
+    if not changes:
+        return [Change("delegations_unchanged", after=len(new_roles))]
+    return changes
+
+
+def _delegation(name: str, kind: str, role: DelegatedRole | SuccinctRoles) -> Change:
+    return Change(
+        kind,
+        DELEGATIONS,
+        name,
+        after=_scope(role),
+        threshold_after=role.threshold,
+        key_count=len(role.keyids),
+        items=("terminating",) if isinstance(role, DelegatedRole) and role.terminating else (),
+    )
 
 
 def _delegated(delegations: Delegations | None) -> dict[str, DelegatedRole | SuccinctRoles]:
@@ -327,25 +425,20 @@ def _keys_renamed(role: Any, old_keys: dict[str, Key], new_keys: dict[str, Key])
     )
 
 
-def _delegation_summary(name: str, role: DelegatedRole | SuccinctRoles) -> str:
-    keys = f"threshold {role.threshold} of {len(role.keyids)} keys"
+def _scope(role: DelegatedRole | SuccinctRoles) -> dict[str, Any]:
+    """What a delegated role may sign for, as data."""
     if isinstance(role, SuccinctRoles):
-        return (
-            f"{name}: {role.number_of_bins} hash bins (bit length {role.bit_length}), "
-            f"names {role.name_prefix}-{'0' * role.suffix_len} .. "
-            f"{role.name_prefix}-{role.number_of_bins - 1:x}, {keys}"
-        )
-    scope = _scope(role)
-    terminating = ", terminating" if role.terminating else ""
-    return f"{name}: {scope}, {keys}{terminating}"
-
-
-def _scope(role: DelegatedRole) -> str:
+        return {
+            "bins": role.number_of_bins,
+            "bit_length": role.bit_length,
+            "first": f"{role.name_prefix}-{'0' * role.suffix_len}",
+            "last": f"{role.name_prefix}-{role.number_of_bins - 1:0{role.suffix_len}x}",
+        }
     if role.paths is not None:
-        return f"paths {_names(role.paths) or '(none)'}"
+        return {"paths": list(role.paths)}
     if role.path_hash_prefixes is not None:
-        return f"path hash prefixes {_names(role.path_hash_prefixes) or '(none)'}"
-    return "no paths"
+        return {"path_hash_prefixes": list(role.path_hash_prefixes)}
+    return {}
 
 
 def _delegation_change(
@@ -354,50 +447,202 @@ def _delegation_change(
     new: DelegatedRole | SuccinctRoles,
     old_keys: dict[str, Key],
     new_keys: dict[str, Key],
-) -> list[str]:
-    label = f"delegation {name}"
-    lines = _key_changes(label, old.keyids, new.keyids, old_keys, new_keys)
-    lines += _threshold_change(label, old.threshold, new.threshold, len(new.keyids))
+) -> list[Change]:
+    changes = _key_changes(DELEGATIONS, name, old.keyids, new.keyids, old_keys, new_keys)
+    if old.threshold != new.threshold:
+        changes.append(_threshold(DELEGATIONS, name, old.threshold, new.threshold, new.keyids))
     if isinstance(new, SuccinctRoles) and isinstance(old, SuccinctRoles):
         if new.bit_length != old.bit_length:
-            lines.append(f"  {label}: bins {old.number_of_bins} -> {new.number_of_bins}")
+            changes.append(
+                Change(
+                    "bins", DELEGATIONS, name, before=old.number_of_bins, after=new.number_of_bins
+                )
+            )
     elif isinstance(new, DelegatedRole) and isinstance(old, DelegatedRole):
-        lines += _list_change(label, "paths", old.paths, new.paths)
-        lines += _list_change(
-            label, "path hash prefixes", old.path_hash_prefixes, new.path_hash_prefixes
+        changes += _list_change(name, "paths", old.paths, new.paths)
+        changes += _list_change(
+            name, "path hash prefixes", old.path_hash_prefixes, new.path_hash_prefixes
         )
         if old.terminating != new.terminating:
-            lines.append(
-                f"  {label}: terminating {_on_off(old.terminating)} -> {_on_off(new.terminating)}"
+            changes.append(
+                Change(
+                    "terminating", DELEGATIONS, name, before=old.terminating, after=new.terminating
+                )
             )
     if old.unrecognized_fields != new.unrecognized_fields:
-        lines.append(f"  {label}: other fields changed (check them with --raw)")
-    lines.append(f"  {label}: now {_delegation_summary(name, new).split(': ', 1)[1]}")
-    return lines
+        changes.append(Change("delegation_other_fields", DELEGATIONS, name, warning=True))
+    now = _delegation(name, "delegation_now", new)
+    return [*changes, now]
 
 
-def _list_change(label: str, what: str, old: list[str] | None, new: list[str] | None) -> list[str]:
+def _list_change(
+    name: str, what: str, old: list[str] | None, new: list[str] | None
+) -> list[Change]:
     before, after = old or [], new or []
-    lines = []
-    added = [p for p in after if p not in before]
-    removed = [p for p in before if p not in after]
+    changes = []
+    added = tuple(p for p in after if p not in before)
+    removed = tuple(p for p in before if p not in after)
     if added:
-        lines.append(f"  {label}: {what} added: {_names(added)}")
+        changes.append(Change("scope_added", DELEGATIONS, name, before=what, items=added))
     if removed:
-        lines.append(f"  {label}: {what} removed: {_names(removed)}")
-    return lines
+        changes.append(Change("scope_removed", DELEGATIONS, name, before=what, items=removed))
+    return changes
 
 
-def _target_file_lines(new: Targets, old: Targets | None) -> list[str]:
+def _target_file_changes(new: Targets, old: Targets | None) -> list[Change]:
     before = old.targets if old is not None else {}
     after = new.targets
-    added = sorted(p for p in after if p not in before)
-    removed = sorted(p for p in before if p not in after)
-    changed = sorted(p for p in after if p in before and after[p] != before[p])
+    added = tuple(sorted(p for p in after if p not in before))
+    removed = tuple(sorted(p for p in before if p not in after))
+    changed = tuple(sorted(p for p in after if p in before and after[p] != before[p]))
     if not (added or removed or changed):
-        return [f"Target files: unchanged ({len(after)} files)"]
-    lines = [f"Target files: {len(before)} -> {len(after)}"]
-    for what, names in (("added", added), ("removed", removed), ("changed", changed)):
+        return [Change("targets_unchanged", TARGETS, after=len(after))]
+    changes = [Change("targets_count", TARGETS, before=len(before), after=len(after))]
+    for kind, names in (
+        ("targets_added", added),
+        ("targets_removed", removed),
+        ("targets_changed", changed),
+    ):
         if names:
-            lines.append(f"  {len(names)} {what}: {_names(names)}")
+            changes.append(Change(kind, TARGETS, items=names))
+    return changes
+
+
+# --------------------------------------------------------------- rendering
+
+
+def _days(expires: datetime, now: datetime) -> str:
+    days = round((expires - now).total_seconds() / 86400)
+    if expires <= now:
+        return f"EXPIRED {-days} days ago"
+    return f"in {days} days"
+
+
+def _when(expires: datetime, now: datetime) -> str:
+    return f"{expires.strftime('%Y-%m-%d %H:%M UTC')} ({_days(expires, now)})"
+
+
+def _names(items: Iterable[str]) -> str:
+    listed = [visible(item) for item in items]
+    shown = ", ".join(listed[:FIRST_FEW])
+    more = len(listed) - FIRST_FEW
+    return f"{shown}, and {more} more" if more > 0 else shown
+
+
+def _on_off(value: bool | None) -> str:
+    return "on" if value else "off"
+
+
+def _scope_text(scope: dict[str, Any]) -> str:
+    if "bins" in scope:
+        return (
+            f"{scope['bins']} hash bins (bit length {scope['bit_length']}), "
+            f"names {visible(scope['first'])} .. {visible(scope['last'])}"
+        )
+    if "paths" in scope:
+        return f"paths {_names(scope['paths']) or '(none)'}"
+    if "path_hash_prefixes" in scope:
+        return f"path hash prefixes {_names(scope['path_hash_prefixes']) or '(none)'}"
+    return "no paths"
+
+
+def _summary(change: Change) -> str:
+    keys = f"threshold {change.threshold_after} of {change.key_count} keys"
+    terminating = ", terminating" if "terminating" in change.items else ""
+    return f"{_scope_text(change.after or {})}, {keys}{terminating}"
+
+
+def render_change(change: Change, now: datetime) -> str:
+    """One change as the line every front end shows."""
+    role = visible(change.role or "")
+    label = f"delegation {role}" if change.section == DELEGATIONS else role
+    key = change.key.label() if change.key is not None else ""
+    kind = change.kind
+    if kind == "version":
+        if change.before is None:
+            return f"Version: {change.after}"
+        return f"Version: {change.before} -> {change.after}"
+    if kind == "version_gap":
+        return f"  WARNING: the next version after {change.before} should be {change.after}"
+    if kind == "expires":
+        if change.before is None:
+            return f"Expires: {_when(change.after, now)}"
+        if change.before == change.after:
+            return f"Expires: unchanged, {_when(change.after, now)}"
+        return f"Expires: {_when(change.before, now)} -> {_when(change.after, now)}"
+    if kind == "spec_version":
+        return f"Spec version: {visible(change.before)} -> {visible(change.after)}"
+    if kind == "consistent_snapshot":
+        if change.before is None:
+            return f"Consistent snapshots: {_on_off(change.after)}"
+        return f"Consistent snapshots: {_on_off(change.before)} -> {_on_off(change.after)}"
+    if kind == "other_fields":
+        return f"Other fields changed (check them with --raw): {_names(change.items)}"
+    if kind == "role_listed":
+        return f"  {role}: threshold {change.threshold_after} of {change.key_count} keys"
+    if kind == "key_listed":
+        return f"    {key}"
+    if kind == "key_added":
+        return f"  {label}: key added:   {key}"
+    if kind == "key_removed":
+        return f"  {label}: key removed: {key}"
+    if kind == "key_renamed":
+        assert change.key is not None
+        return (
+            f"  {label}: key {change.key.keyid[:8]} renamed: "
+            f"{visible(change.before)} -> {visible(change.after)}"
+        )
+    if kind == "threshold":
+        return (
+            f"  {label}: threshold {change.threshold_before} -> {change.threshold_after} "
+            f"(of {change.key_count} keys)"
+        )
+    if kind == "role_now":
+        return f"  {role}: now {change.threshold_after} of {change.key_count} keys"
+    if kind == "role_added":
+        return f"  {role}: role added"
+    if kind == "role_removed":
+        return f"  {role}: role removed"
+    if kind == "roles_unchanged":
+        return f"  unchanged keys and thresholds: {_names(change.items)}"
+    if kind == "delegation_added":
+        return f"  delegation added: {role}: {_summary(change)}"
+    if kind == "delegation_removed":
+        return f"  delegation removed: {role}: {_summary(change)}"
+    if kind == "delegation_now":
+        return f"  {label}: now {_summary(change)}"
+    if kind == "bins":
+        return f"  {label}: bins {change.before} -> {change.after}"
+    if kind == "scope_added":
+        return f"  {label}: {change.before} added: {_names(change.items)}"
+    if kind == "scope_removed":
+        return f"  {label}: {change.before} removed: {_names(change.items)}"
+    if kind == "terminating":
+        return f"  {label}: terminating {_on_off(change.before)} -> {_on_off(change.after)}"
+    if kind == "delegation_other_fields":
+        return f"  {label}: other fields changed (check them with --raw)"
+    if kind == "delegations_unchanged":
+        count = change.after or 0
+        return f"Delegations: unchanged ({count} delegated)" if count else "Delegations: none"
+    if kind == "targets_unchanged":
+        return f"Target files: unchanged ({change.after} files)"
+    if kind == "targets_count":
+        return f"Target files: {change.before} -> {change.after}"
+    if kind in ("targets_added", "targets_removed", "targets_changed"):
+        what = kind.split("_", 1)[1]
+        return f"  {len(change.items)} {what}: {_names(change.items)}"
+    return f"Other change: {visible(kind)}"
+
+
+def render(changes: Iterable[Change], now: datetime | None = None) -> list[str]:
+    """The changes as lines, with a header where a section begins."""
+    moment = now or datetime.now(UTC)
+    lines: list[str] = []
+    section = TOP
+    for change in changes:
+        header = _HEADERS.get(change.section)
+        if change.section != section and header:
+            lines.append(header)
+        section = change.section
+        lines.append(render_change(change, moment))
     return lines

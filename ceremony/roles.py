@@ -2,7 +2,11 @@
 
 Every function returns a new, unsigned ``Metadata`` and never writes: the
 caller stages it. Every refusal happens here, before anything is staged, so
-a rejected command leaves the workspace as it was.
+a rejected command leaves the workspace as it was. The trust invariants of
+the design are checked on the whole result (:func:`check_root`,
+:func:`check_targets`): public keys only, of allowed types, each public key
+once per role whatever keyid it is filed under, and delegated role names
+that are safe file names.
 """
 
 from __future__ import annotations
@@ -23,9 +27,13 @@ from tuf.api.metadata import (
 )
 
 from ceremony.errors import BadInput
-from ceremony.keys import owner_of
+from ceremony.keys import check_distinct, check_public_key, owner_of
+from ceremony.text import visible
+from ceremony.workspace import check_role_name
 
 ONLINE_AND_ROOT = ("root", "targets", "snapshot", "timestamp")
+MAX_EXPIRY_DAYS = 36500
+MAX_HASH_BINS = 16384
 
 
 def _now() -> datetime:
@@ -33,8 +41,11 @@ def _now() -> datetime:
 
 
 def expiry(days: int, now: datetime | None = None) -> datetime:
-    if days <= 0:
-        raise BadInput(f"expiry of {days} days is not in the future", "give a positive number")
+    if isinstance(days, bool) or not isinstance(days, int) or not 0 < days <= MAX_EXPIRY_DAYS:
+        raise BadInput(
+            f"an expiry of {days} days is not possible",
+            f"give a whole number of days from 1 to {MAX_EXPIRY_DAYS}",
+        )
     return (now or _now()) + timedelta(days=days)
 
 
@@ -52,18 +63,55 @@ class RootPlan:
 def _check_role(role: str) -> None:
     if role not in ONLINE_AND_ROOT:
         raise BadInput(
-            f"unknown role {role!r} in root", f"root names keys for: {', '.join(ONLINE_AND_ROOT)}"
+            f"unknown role {visible(role)!r} in root",
+            f"root names keys for: {', '.join(ONLINE_AND_ROOT)}",
         )
 
 
 def _add_key(root: Root, role: str, key: Key) -> None:
     _check_role(role)
+    check_public_key(key)
     if key.keyid in root.roles[role].keyids:
         raise BadInput(
-            f"key {key.keyid[:8]} ({owner_of(key)}) is listed twice for {role}",
+            f"key {key.keyid[:8]} ({visible(owner_of(key))}) is listed twice for {role}",
             "give each key once per role",
         )
     root.add_key(key, role)
+
+
+def check_root(root: Root) -> None:
+    """The trust invariants on a whole root: allowed public keys, each once per role."""
+    for keyid, key in root.keys.items():
+        check_public_key(key, f"root key {keyid[:8]}")
+    for name, role in root.roles.items():
+        check_distinct([root.keys[k] for k in role.keyids if k in root.keys], f"root's {name} role")
+
+
+def check_targets(targets: Targets) -> None:
+    """The trust invariants on a targets role's delegations."""
+    delegations = targets.delegations
+    if delegations is None:
+        return
+    for keyid, key in delegations.keys.items():
+        check_public_key(key, f"delegation key {keyid[:8]}")
+    named: dict[str, str] = {}
+    for name, role in (delegations.roles or {}).items():
+        check_role_name(name, delegated=True)
+        folded = name.lower()
+        if folded in named:
+            raise BadInput(
+                f"delegations {visible(named[folded])!r} and {visible(name)!r} differ only in "
+                "case: on a USB stick they would be one file",
+                "give delegated roles names that differ in more than case",
+            )
+        named[folded] = name
+        keys = [delegations.keys[k] for k in role.keyids if k in delegations.keys]
+        check_distinct(keys, f"delegated role {visible(name)}")
+    succinct = delegations.succinct_roles
+    if succinct is not None:
+        check_role_name(succinct.get_role_for_target("x"), delegated=True)
+        keys = [delegations.keys[k] for k in succinct.keyids if k in delegations.keys]
+        check_distinct(keys, f"hash bins {visible(succinct.name_prefix)}")
 
 
 def find_key(root_or_keys: Mapping[str, Key], keyids: Iterable[str], selector: str) -> str:
@@ -74,11 +122,16 @@ def find_key(root_or_keys: Mapping[str, Key], keyids: Iterable[str], selector: s
     matches = sorted(set(by_prefix) | set(by_owner))
     if len(matches) == 1:
         return matches[0]
-    known = ", ".join(f"{k[:8]} ({owner_of(root_or_keys[k])})" for k in candidates) or "none"
+    known = (
+        ", ".join(f"{k[:8]} ({visible(owner_of(root_or_keys[k]))})" for k in candidates) or "none"
+    )
     if not matches:
-        raise BadInput(f"no key matches {selector!r}", f"keys there: {known}")
+        raise BadInput(
+            f"no key matches {visible(selector)!r}", f"name one of the keys there: {known}"
+        )
     raise BadInput(
-        f"{selector!r} matches {len(matches)} keys", f"give a longer keyid prefix; keys: {known}"
+        f"{visible(selector)!r} matches {len(matches)} keys",
+        f"give a longer keyid prefix; keys: {known}",
     )
 
 
@@ -112,6 +165,7 @@ def _apply(root: Root, plan: RootPlan) -> None:
         _check_role(role)
         root.roles[role].threshold = threshold
     _check_thresholds(root, plan.allow_single_root_key)
+    check_root(root)
 
 
 def init_root(plan: RootPlan, now: datetime | None = None) -> Metadata[Root]:
@@ -120,7 +174,9 @@ def init_root(plan: RootPlan, now: datetime | None = None) -> Metadata[Root]:
     for role in ONLINE_AND_ROOT:
         root.roles[role].threshold = plan.thresholds.get(role, 1)
     if plan.remove:
-        raise BadInput("there is nothing to remove from a new root")
+        raise BadInput(
+            "there is nothing to remove from a new root", "leave out the keys to remove"
+        )
     _apply(root, plan)
     return Metadata(root)
 
@@ -165,28 +221,34 @@ class DelegationPlan:
 
 
 def _bit_length(count: int) -> int:
-    if count < 2 or count & (count - 1):
+    if count < 2 or count > MAX_HASH_BINS or count & (count - 1):
         raise BadInput(
-            f"--hash-bins {count} is not a power of two of at least 2",
-            "use 2, 4, 8, ... 16384 bins",
+            f"--hash-bins {count} is not a power of two from 2 to {MAX_HASH_BINS}",
+            f"use 2, 4, 8, ... {MAX_HASH_BINS} bins",
         )
-    bits = count.bit_length() - 1
-    if bits > 32:
-        raise BadInput("at most 2**32 hash bins", "use fewer bins")
-    return bits
+    return count.bit_length() - 1
 
 
 def _check_delegation(plan: DelegationPlan) -> None:
+    name = visible(plan.name)
+    check_role_name(plan.name, delegated=True)
+    if plan.bin_prefix is not None:
+        check_role_name(plan.bin_prefix, delegated=True)
     if (plan.paths is None) == (plan.hash_bins is None):
         raise BadInput(
-            f"delegation {plan.name!r} needs either --paths or --hash-bins",
+            f"delegation {name!r} needs either --paths or --hash-bins",
             "give path patterns (--paths 'pkgs/*') or a bin count (--hash-bins 16)",
         )
+    if plan.paths is not None and not plan.paths:
+        raise BadInput(f"delegation {name!r} has no paths", "give at least one path pattern")
     if not plan.keys:
-        raise BadInput(f"delegation {plan.name!r} has no keys", "give --key FILE")
+        raise BadInput(f"delegation {name!r} has no keys", "give --key FILE")
     keyids = [k.keyid for k in plan.keys]
     if len(set(keyids)) != len(keyids):
-        raise BadInput(f"the same key is given twice for {plan.name!r}", "give each key once")
+        raise BadInput(f"the same key is given twice for {name!r}", "give each key once")
+    for key in plan.keys:
+        check_public_key(key)
+    check_distinct(plan.keys, f"delegation {name}")
     if plan.threshold < 1 or plan.threshold > len(plan.keys):
         raise BadInput(
             f"threshold {plan.threshold} is impossible with {len(plan.keys)} keys",
@@ -206,6 +268,7 @@ def delegate(targets: Targets, plan: DelegationPlan) -> None:
     for key in plan.keys:
         targets.delegations.keys[key.keyid] = key
     _drop_unused_keys(targets)
+    check_targets(targets)
 
 
 def _delegate_paths(targets: Targets, plan: DelegationPlan, keyids: list[str]) -> None:
@@ -240,8 +303,13 @@ def _delegate_bins(targets: Targets, plan: DelegationPlan, keyids: list[str]) ->
 def revoke(targets: Targets, name: str) -> None:
     """Remove a named delegation or the hash bins with that prefix."""
     delegations = targets.delegations
-    if delegations is None:
-        raise BadInput(f"no delegation named {name!r}", "this role delegates nothing")
+    names = _delegation_names(targets)
+    if not names:
+        raise BadInput(
+            f"no delegation named {visible(name)!r}: this role delegates nothing",
+            "check the role with: ceremony review, or revoke from another role (--from)",
+        )
+    assert delegations is not None
     if delegations.roles is not None and name in delegations.roles:
         del delegations.roles[name]
         if not delegations.roles:
@@ -249,9 +317,20 @@ def revoke(targets: Targets, name: str) -> None:
     elif delegations.succinct_roles is not None and delegations.succinct_roles.name_prefix == name:
         targets.delegations = None
     else:
-        names = list(delegations.roles or []) or [delegations.succinct_roles.name_prefix]
-        raise BadInput(f"no delegation named {name!r}", f"delegations here: {', '.join(names)}")
+        raise BadInput(
+            f"no delegation named {visible(name)!r}",
+            f"name one of the delegations here: {', '.join(visible(n) for n in names)}",
+        )
     _drop_unused_keys(targets)
+
+
+def _delegation_names(targets: Targets) -> list[str]:
+    delegations = targets.delegations
+    if delegations is None:
+        return []
+    if delegations.succinct_roles is not None:
+        return [delegations.succinct_roles.name_prefix]
+    return list(delegations.roles or [])
 
 
 def _drop_unused_keys(targets: Targets) -> None:

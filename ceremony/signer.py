@@ -13,8 +13,6 @@ from __future__ import annotations
 import atexit
 import copy
 import hashlib
-import os
-from pathlib import Path
 
 import pkcs11
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
@@ -30,8 +28,9 @@ from securesystemslib.signer import (
 )
 
 from ceremony import tokens
-from ceremony.errors import KeyError_, SignatureError
+from ceremony.errors import KeyError_, SignatureError, TokenError
 from ceremony.keys import Pkcs11Uri, parse_once, tuf_key_from_token
+from ceremony.text import visible
 
 _PSS_PARAMS = (Mechanism.SHA256, MGF.SHA256, 32)
 _ECDSA_HASH = {"secp256r1": hashlib.sha256, "secp384r1": hashlib.sha384}
@@ -45,48 +44,18 @@ def der_ecdsa(raw: bytes) -> bytes:
     )
 
 
-class SessionPool:
-    """Logged-in sessions shared by signers, one per token, until closed.
-
-    The PIN goes to C_Login once and is dropped; the session is what is kept,
-    and ``close_all`` logs out (also at exit).
-    """
-
-    def __init__(self) -> None:
-        self._sessions: dict[tuple[str, str], pkcs11.Session] = {}
-
-    def session(
-        self,
-        token: pkcs11.Token,
-        module_path: Path,
-        secrets_handler: SecretsHandler | None,
-        final_try: bool = False,
-    ) -> pkcs11.Session:
-        key = (str(module_path), tokens.serial_of(token))
-        if key not in self._sessions:
-            self._sessions[key] = tokens.open_user_session(
-                token, secrets_handler, final_try=final_try
-            )
-        return self._sessions[key]
-
-    def close(self, module_path: Path, serial: str) -> None:
-        session = self._sessions.pop((str(module_path), serial), None)
-        if session is not None:
-            tokens.close_session(session)
-
-    def close_all(self) -> None:
-        for session in self._sessions.values():
-            tokens.close_session(session)
-        self._sessions.clear()
+_DEFAULT_POOL: list[tokens.TokenPool] = []
 
 
-POOL = SessionPool()
-atexit.register(POOL.close_all)
-
-
-def module_for_uri(uri: Pkcs11Uri) -> Path:
-    """The module named in the URI, else the usual resolution order."""
-    return tokens.resolve_module_path(uri.module_path or os.environ.get("CEREMONY_PKCS11_MODULE"))
+def default_pool() -> tokens.TokenPool:
+    """The pool of signers made through ``Signer.from_priv_key_uri`` by other
+    python-tuf tools: the module from CEREMONY_PKCS11_MODULE or a system
+    path, never from the URI. The ceremony itself always passes its own."""
+    if not _DEFAULT_POOL:
+        pool = tokens.TokenPool(tokens.resolve_module_path(None))
+        atexit.register(pool.close)
+        _DEFAULT_POOL.append(pool)
+    return _DEFAULT_POOL[0]
 
 
 class Pkcs11Signer(Signer):
@@ -100,16 +69,14 @@ class Pkcs11Signer(Signer):
         public_key: Key,
         secrets_handler: SecretsHandler | None,
         *,
-        module_path: Path | None = None,
+        pool: tokens.TokenPool,
         allow_exportable: bool = False,
         final_try: bool = False,
-        pool: SessionPool = POOL,
     ) -> None:
         self.uri = uri
         self._public_key = public_key
         self._verify_key = parse_once(copy.copy(public_key))
         self._secrets_handler = secrets_handler
-        self.module_path = module_path or module_for_uri(uri)
         self.allow_exportable = allow_exportable
         self.final_try = final_try
         self._pool = pool
@@ -123,7 +90,9 @@ class Pkcs11Signer(Signer):
         public_key: Key,
         secrets_handler: SecretsHandler | None = None,
     ) -> Pkcs11Signer:
-        return cls(Pkcs11Uri.parse(priv_key_uri), public_key, secrets_handler)
+        return cls(
+            Pkcs11Uri.parse(priv_key_uri), public_key, secrets_handler, pool=default_pool()
+        )
 
     @property
     def public_key(self) -> Key:
@@ -131,26 +100,26 @@ class Pkcs11Signer(Signer):
 
     def token(self) -> pkcs11.Token:
         """The token by serial first, label as a fallback."""
-        lib = tokens.load_module(self.module_path)
         selector = self.uri.serial or self.uri.token
         if selector is None:
             raise KeyError_(
                 f"key URI {self.uri} names no token", "add serial= or token= to the URI"
             )
         try:
-            return tokens.find_token(lib, selector)
-        except tokens.TokenError:
+            return self._pool.find(selector)
+        except TokenError:
             if self.uri.serial and self.uri.token:
-                return tokens.find_token(lib, self.uri.token)
+                return self._pool.find(self.uri.token)
             raise
 
     def _private_key(self) -> tokens.TokenKey:
         if self._key is not None:
             return self._key
         token = self.token()
-        session = self._pool.session(token, self.module_path, self._secrets_handler, self.final_try)
-        key = tokens.find_key(session, key_id=self.uri.id, label=self.uri.object)
-        self._check_key(token, key)
+        session = self._pool.session(token, self._secrets_handler, self.final_try)
+        with tokens.guarded(token.label.strip(), "finding the key"):
+            key = tokens.find_key(session, key_id=self.uri.id, label=self.uri.object)
+            self._check_key(token, key)
         self._key = key
         return key
 
@@ -158,13 +127,16 @@ class Pkcs11Signer(Signer):
         """Refuse a key that is not the one in the metadata, or that could
         have been copied off the token."""
         if key.public is None:
-            raise KeyError_(f"key {key.label!r} has no public key on the token")
+            raise KeyError_(
+                f"key {visible(key.label)!r} has no public key on the token",
+                "use a key pair generated by: ceremony key generate",
+            )
         self._spec = tokens.spec_for_key(key.public, key.key_type)
         on_token = tuf_key_from_token(token, key)
         if on_token.keyval != self._public_key.keyval:
             raise KeyError_(
-                f"key {key.label!r} on token {token.label.strip()!r} is not the key "
-                f"{self._public_key.keyid[:8]} named in the metadata",
+                f"key {visible(key.label)!r} on token {visible(token.label.strip())!r} is not "
+                f"the key {self._public_key.keyid[:8]} named in the metadata",
                 "insert the token that holds this key, or check the key URI",
             )
         tokens.require_born_on_token(key, self.allow_exportable)
@@ -172,7 +144,8 @@ class Pkcs11Signer(Signer):
     def sign(self, payload: bytes) -> Signature:
         key = self._private_key()
         assert self._spec is not None
-        raw = self._raw_sign(key, self._spec, payload)
+        with tokens.guarded(self.uri.token or "?", "signing"):
+            raw = self._raw_sign(key, self._spec, payload)
         signature = Signature(self._public_key.keyid, raw.hex())
         try:
             self._verify_key.verify_signature(signature, payload)

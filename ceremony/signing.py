@@ -1,4 +1,4 @@
-"""Who still has to sign what, signing with tokens, merging, publishing.
+"""Who still has to sign what; merging signatures; publishing.
 
 Thresholds are python-tuf's to judge: root versions through
 ``Root.get_root_verification_result`` (a threshold of the previous root's
@@ -6,28 +6,31 @@ keys AND of the new root's, TUF 5.3.4), other roles through their
 delegator's ``get_verification_result``. This module only adds the people:
 each missing key is shown with its holder's name and the token (label and
 serial) that holds it, so a holder with an old and a new key on two tokens
-is asked for both.
+is asked for both. Signing with tokens is the guided round of
+``ceremony.rounds``; merging and publishing are plans, checked whole
+(:func:`plan_merge`, :func:`plan_publish`) before anything is written.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pkcs11
 from securesystemslib.signer import Key
 from tuf.api.metadata import Metadata, Root, Signature, Targets
 
-from ceremony import audit, tokens
-from ceremony.errors import BadInput, CheckFailed, KeyError_, WorkspaceError
-from ceremony.keys import URI_FIELD, Pkcs11Uri, owner_of, tuf_key_from_token, uri_for
+from ceremony import audit
+from ceremony.errors import BadInput, CheckFailed, NotReviewed, ThresholdUnmet, WorkspaceError
+from ceremony.fsutil import read_bounded
+from ceremony.keys import owner_of, uri_of
 from ceremony.metafile import file_bytes, parse_metadata, payload_bytes
-from ceremony.roles import delegator_of
-from ceremony.signer import POOL, Pkcs11Signer
-from ceremony.workspace import StagedPayload, Workspace
+from ceremony.roles import check_root, check_targets, delegator_of
+from ceremony.text import visible
+from ceremony.workspace import MAX_METADATA_FILE, StagedPayload, Workspace
 
 
 @dataclass
@@ -41,15 +44,24 @@ class Holder:
 
     @classmethod
     def of(cls, key: Key) -> Holder:
-        uri_text = key.unrecognized_fields.get(URI_FIELD)
-        uri = Pkcs11Uri.parse(uri_text) if isinstance(uri_text, str) else Pkcs11Uri()
+        uri = uri_of(key)
+        if uri is None:
+            return cls(key, owner_of(key), None, None)
         return cls(key, owner_of(key), uri.token, uri.serial)
 
-    def describe(self) -> str:
-        where = "token unknown"
+    @property
+    def keyid(self) -> str:
+        return self.key.keyid
+
+    def token_name(self) -> str:
+        """The holder's token as people name it: label and serial."""
         if self.token_label or self.token_serial:
-            where = f"token {self.token_label or '?'}, serial {self.token_serial or '?'}"
-        return f"{self.owner} (key {self.key.keyid[:8]}, {where})"
+            label = visible(self.token_label or "?")
+            return f"token {label}, serial {visible(self.token_serial or '?')}"
+        return "token unknown"
+
+    def describe(self) -> str:
+        return f"{visible(self.owner)} (key {self.key.keyid[:8]}, {self.token_name()})"
 
 
 @dataclass
@@ -96,7 +108,7 @@ def find_delegator(
     return None
 
 
-def _walk(ws: Workspace, staged_first: bool):
+def _walk(ws: Workspace, staged_first: bool) -> Iterator[tuple[str, Targets]]:
     staged = set(ws.staged_roles()) if staged_first else set()
     seen: set[str] = set()
     queue = ["targets"]
@@ -155,7 +167,7 @@ def requirements_for(
         found = find_delegator(ws, role)
         if found is None:
             raise BadInput(
-                f"no targets role delegates {role!r}",
+                f"no targets role delegates {visible(role)!r}",
                 "delegate it first with: ceremony targets delegate",
             )
         source, delegator = found
@@ -261,129 +273,18 @@ def tokens_needed(ws: Workspace, role: str, staged: StagedPayload | None = None)
 
 
 # --------------------------------------------------------------------------
-# Signing
-
-
-@dataclass
-class SignOutcome:
-    role: str
-    payload_sha256: str
-    signed: list[Holder] = field(default_factory=list)
-    already: list[Holder] = field(default_factory=list)
-    not_needed: list[Holder] = field(default_factory=list)
-    not_authorised: list[str] = field(default_factory=list)
-    complete: bool = False
+# Review gate
 
 
 def require_reviewed(ws: Workspace, role: str, digest: str) -> str:
     """Only the payload that review showed may be signed."""
     reviewed = ws.staged_state(role).reviewed_sha256
     if reviewed != digest:
-        raise BadInput(
-            f"staged {role} (payload {digest[:16]}...) has not been reviewed",
-            f"run: ceremony review {role}, and compare the hash with the witnesses",
+        raise NotReviewed(
+            f"staged {visible(role)} (payload {digest[:16]}...) has not been reviewed",
+            f"run: ceremony review {visible(role)}, and compare the hash with the witnesses",
         )
     return digest
-
-
-def _record_token(ws: Workspace, token: pkcs11.Token) -> None:
-    ws.record(audit.TOKEN_SEEN, **tokens.describe_token(token.slot).to_dict())
-
-
-@dataclass
-class SignOptions:
-    module_path: Path
-    pin_source: tokens.PinSource | None
-    key_label: str | None = None
-    final_try: bool = False
-    allow_exportable: bool = False
-
-
-def sign_with_token(
-    ws: Workspace, staged: StagedPayload, token: pkcs11.Token, options: SignOptions
-) -> SignOutcome:
-    """Sign the staged role with every key on ``token`` that it still needs.
-
-    Each signature is verified by the signer, then written to the staged
-    file and recorded, before the next key is used; ``staged`` gathers them,
-    so one read serves every token of a signing round.
-    """
-    role = staged.role
-    outcome = SignOutcome(role, require_reviewed(ws, role, staged.digest))
-    root = Root.from_dict(json.loads(staged.signed_text)) if role == "root" else None
-    _record_token(ws, token)
-    session = POOL.session(token, options.module_path, options.pin_source, options.final_try)
-    for token_key in tokens.list_keys(session):
-        if options.key_label and token_key.label != options.key_label:
-            continue
-        _sign_one(ws, staged, root, token, token_key, options, outcome)
-    touched = outcome.signed or outcome.already or outcome.not_needed
-    if options.key_label and not touched and options.key_label not in outcome.not_authorised:
-        raise KeyError_(
-            f"no key labelled {options.key_label!r} on token {token.label.strip()!r}",
-            "check the label with: ceremony key list",
-        )
-    reqs = requirements_for(ws, role, staged.payload, staged.signatures, root)
-    outcome.complete = all(r.met for r in reqs)
-    return outcome
-
-
-def _sign_one(
-    ws: Workspace,
-    staged: StagedPayload,
-    root: Root | None,
-    token: pkcs11.Token,
-    token_key: tokens.TokenKey,
-    options: SignOptions,
-    outcome: SignOutcome,
-) -> None:
-    try:
-        on_token = tuf_key_from_token(token, token_key)
-    except (KeyError_, BadInput):
-        outcome.not_authorised.append(token_key.label)
-        return
-    role = staged.role
-    reqs = requirements_for(ws, role, staged.payload, staged.signatures, root)
-    keyid = on_token.keyid
-    authorised = authorised_keys(reqs)
-    if keyid not in authorised:
-        outcome.not_authorised.append(token_key.label)
-        return
-    holder = Holder.of(authorised[keyid])
-    if any(keyid in r.signed for r in reqs):
-        outcome.already.append(holder)
-        return
-    if keyid not in needed_keys(reqs):
-        outcome.not_needed.append(holder)
-        return
-    signer = Pkcs11Signer(
-        uri_for(token, token_key),
-        authorised[keyid],
-        options.pin_source,
-        module_path=options.module_path,
-        allow_exportable=options.allow_exportable,
-        final_try=options.final_try,
-    )
-    staged.signatures[keyid] = signer.sign(staged.payload)  # verified by the signer
-    ws.save_signatures(staged)
-    if not token_key.evidence.born_on_token:
-        ws.record(
-            audit.EXCEPTION,
-            holder.owner,
-            expected="a key generated on the token that can never leave it",
-            happened=f"key {token_key.label} fails: {', '.join(token_key.evidence.failures())}",
-            decision="signed anyway because --allow-exportable was given",
-        )
-    ws.record(
-        audit.SIGNATURE_MADE,
-        holder.owner,
-        role=role,
-        keyid=keyid,
-        token=token.label.strip(),
-        serial=tokens.serial_of(token),
-        payload_sha256=outcome.payload_sha256,
-    )
-    outcome.signed.append(holder)
 
 
 # --------------------------------------------------------------------------
@@ -399,6 +300,17 @@ class MergeOutcome:
     invalid: list[str] = field(default_factory=list)
 
 
+@dataclass
+class MergePlan:
+    """Signatures made elsewhere, each already checked; ``added`` are kept on apply."""
+
+    role: str
+    source: str
+    payload_sha256: str
+    signatures: dict[str, Signature]
+    outcome: MergeOutcome
+
+
 def role_from_filename(path: Path) -> str:
     name = path.name
     if name.endswith(".json"):
@@ -407,63 +319,95 @@ def role_from_filename(path: Path) -> str:
     return rest if head.isdigit() and rest else name
 
 
-def merge(ws: Workspace, path: Path, role: str | None = None) -> MergeOutcome:
-    """Add signatures made elsewhere on a byte-identical copy of a proposal."""
+def plan_merge(ws: Workspace, path: Path, role: str | None = None) -> MergePlan:
+    """Check the signatures in a copy of a proposal signed elsewhere."""
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise BadInput(f"cannot read {path}: {error.strerror}") from None
+    data = read_bounded(path, MAX_METADATA_FILE, "signed copy")
     role = role or role_from_filename(path)
+    kind = "root" if role == "root" else "targets"
+    return plan_merge_metadata(ws, role, parse_metadata(data, str(path), kind), str(path))
+
+
+def plan_merge_metadata(ws: Workspace, role: str, other: Metadata, source: str) -> MergePlan:
+    """As plan_merge, for metadata already parsed (an import): nothing is written."""
     staged = ws.staged_payload(role)
-    other = parse_metadata(data, str(path), "root" if role == "root" else "targets")
     theirs = payload_bytes(other)
     if theirs != staged.payload:
         raise BadInput(
-            f"{path} is not the proposal staged here: its payload hash is "
+            f"{visible(source)} is not the proposal staged here: its payload hash is "
             f"{hashlib.sha256(theirs).hexdigest()[:16]}..., ours is {staged.digest[:16]}...",
             "merge only copies of the same staged version, signed unchanged",
         )
     outcome = MergeOutcome(role)
     root = other.signed if role == "root" else None
+    kept: dict[str, Signature] = {}
+    signatures = dict(staged.signatures)
     for keyid, signature in other.signatures.items():
-        _merge_one(ws, staged, root, keyid, signature, outcome)
-    return outcome
+        if _judge(ws, staged, signatures, root, keyid, signature, outcome):
+            kept[keyid] = signature
+            signatures[keyid] = signature
+    return MergePlan(role, source, staged.digest, kept, outcome)
 
 
-def _merge_one(
+def _judge(
     ws: Workspace,
     staged: StagedPayload,
+    signatures: dict[str, Signature],
     root: Root | None,
     keyid: str,
     signature: Signature,
     outcome: MergeOutcome,
-) -> None:
+) -> bool:
+    """Whether one incoming signature is new, authorised and valid (python-tuf judges)."""
     role = staged.role
-    reqs = requirements_for(ws, role, staged.payload, staged.signatures, root)
+    reqs = requirements_for(ws, role, staged.payload, signatures, root)
     authorised = authorised_keys(reqs)
     if keyid not in authorised:
         outcome.unknown.append(keyid)
-        return
+        return False
     holder = Holder.of(authorised[keyid])
     if any(keyid in r.signed for r in reqs):
         outcome.already.append(holder)
-        return
-    candidate = {**staged.signatures, keyid: signature}
+        return False
+    candidate = {**signatures, keyid: signature}
     judged = requirements_for(ws, role, staged.payload, candidate, root)
     if not any(keyid in r.signed for r in judged):
         outcome.invalid.append(keyid)
-        return
-    staged.signatures[keyid] = signature
-    ws.save_signatures(staged)
-    ws.record(
-        audit.SIGNATURE_MERGED, holder.owner, role=role, keyid=keyid, payload_sha256=staged.digest
-    )
+        return False
     outcome.added.append(holder)
+    return True
+
+
+def apply_merge(ws: Workspace, plan: MergePlan) -> MergeOutcome:
+    """Keep the checked signatures (added to what is on disk now) and record each."""
+    if plan.signatures:
+        ws.add_signatures(plan.role, plan.payload_sha256, plan.signatures)
+    for holder in plan.outcome.added:
+        ws.record(
+            audit.SIGNATURE_MERGED,
+            holder.owner,
+            role=plan.role,
+            keyid=holder.keyid,
+            payload_sha256=plan.payload_sha256,
+            source=plan.source,
+        )
+    return plan.outcome
 
 
 # --------------------------------------------------------------------------
 # Publish
+
+
+@dataclass
+class PublishPlan:
+    """A staged role checked completely, and the exact file to write."""
+
+    role: str
+    version: int
+    payload_sha256: str
+    metadata: Metadata
+    data: bytes
+    requirements: list[Requirement]
 
 
 def _expected_version(ws: Workspace, role: str, staged: Metadata, data: bytes) -> int:
@@ -471,7 +415,7 @@ def _expected_version(ws: Workspace, role: str, staged: Metadata, data: bytes) -
     cut short after writing N.ROLE.json with exactly these bytes."""
     numbered = ws.published_path(role, staged.signed.version)
     if numbered.is_file() and numbered.read_bytes() == data:
-        return staged.signed.version
+        return int(staged.signed.version)
     if role == "root":
         versions = ws.root_versions()
         return versions[-1] + 1 if versions else 1
@@ -479,32 +423,55 @@ def _expected_version(ws: Workspace, role: str, staged: Metadata, data: bytes) -
     return published.signed.version + 1 if published is not None else 1
 
 
-def publish(ws: Workspace, role: str, now: datetime | None = None) -> list[Path]:
-    """Check the staged role completely, then write it where clients look."""
+def plan_publish(ws: Workspace, role: str, now: datetime | None = None) -> PublishPlan:
+    """Every check a publish needs, with nothing written."""
     metadata, staged = ws.staged_full(role)
     root = metadata.signed if role == "root" else None
+    if isinstance(metadata.signed, Root):
+        check_root(metadata.signed)
+    elif isinstance(metadata.signed, Targets):
+        check_targets(metadata.signed)
     reqs = requirements_for(ws, role, staged.payload, staged.signatures, root)
     unmet = [r for r in reqs if not r.met]
     if unmet:
-        raise CheckFailed(_unmet_text(role, unmet), "collect the signatures: ceremony status")
+        raise ThresholdUnmet(
+            _unmet_text(role, unmet), "collect the signatures first (see: ceremony status)"
+        )
     data = file_bytes(staged.signatures, staged.signed_text)
     expected = _expected_version(ws, role, metadata, data)
     if metadata.signed.version != expected:
         raise WorkspaceError(
-            f"staged {role} is version {metadata.signed.version}; the next version to "
+            f"staged {visible(role)} is version {metadata.signed.version}; the next version to "
             f"publish is {expected}",
-            f"stage {role} again from the newest published version",
+            f"stage {visible(role)} again from the newest published version",
         )
     if metadata.signed.is_expired(now or datetime.now(UTC)):
-        raise CheckFailed(f"staged {role} expired on {metadata.signed.expires:%Y-%m-%d}")
+        raise CheckFailed(
+            f"staged {visible(role)} expired on {metadata.signed.expires:%Y-%m-%d}",
+            f"stage {visible(role)} again with a later expiry (targets bump / root rotate)",
+        )
     _require_published_delegator(ws, role)
-    written = ws.write_published(role, metadata, data)
-    ws.unstage(role)
+    return PublishPlan(role, metadata.signed.version, staged.digest, metadata, data, reqs)
+
+
+def apply_publish(ws: Workspace, plan: PublishPlan) -> list[Path]:
+    """Write the checked version where clients look, unstage it, record it."""
+    with ws.writing():
+        current = ws.staged_payload(plan.role)
+        if current.digest != plan.payload_sha256 or file_bytes(
+            current.signatures, current.signed_text
+        ) != plan.data:
+            raise WorkspaceError(
+                f"staged {visible(plan.role)} changed while it was being published",
+                f"check it again with: ceremony status, then publish {visible(plan.role)}",
+            )
+        written = ws.write_published(plan.role, plan.metadata, plan.data)
+        ws.unstage(plan.role)
     ws.record(
         audit.PUBLISH,
-        role=role,
-        version=metadata.signed.version,
-        payload_sha256=staged.digest,
+        role=plan.role,
+        version=plan.version,
+        payload_sha256=plan.payload_sha256,
         files=[str(p.relative_to(ws.root)) for p in written],
     )
     return written
@@ -515,11 +482,13 @@ def _require_published_delegator(ws: Workspace, role: str) -> None:
         return
     if role == "targets":
         if not ws.root_versions():
-            raise WorkspaceError("publish root before targets", "ceremony publish root")
+            raise WorkspaceError(
+                "root must be published before targets", "publish root first: ceremony publish root"
+            )
         return
     if find_delegator(ws, role, staged_first=False) is None:
         raise WorkspaceError(
-            f"no published targets role delegates {role!r} yet",
+            f"no published targets role delegates {visible(role)!r} yet",
             "publish the delegating role first",
         )
 
@@ -532,19 +501,4 @@ def _unmet_text(role: str, unmet: list[Requirement]) -> str:
             f"{req.title}: {len(req.signed)} of {req.threshold} signatures, "
             f"{req.missing} more needed from: {people}"
         )
-    return f"staged {role} does not meet its thresholds: " + " | ".join(parts)
-
-
-# --------------------------------------------------------------------------
-# Token prompts for a guided signing round
-
-
-def find_holder_token(lib: pkcs11.lib, holder: Holder) -> pkcs11.Token | None:
-    for selector in (holder.token_serial, holder.token_label):
-        if not selector:
-            continue
-        try:
-            return tokens.find_token(lib, selector)
-        except tokens.TokenError:
-            continue
-    return None
+    return f"staged {visible(role)} does not meet its thresholds: " + " | ".join(parts)

@@ -8,14 +8,25 @@ payload hash that was staged and the one that was reviewed), ``keys/``,
 ``transcripts/``, ``exports/``.
 
 Every write is atomic; a published version is never overwritten; a staged
-file is rewritten only with its payload unchanged.
+file is rewritten only with its payload unchanged. Every write needs an
+open ceremony record (the session sets it), and happens under the
+workspace lock, so two commands at once (two holders signing at two
+terminals) never lose each other's signatures: a signature is added to
+what is on disk at that moment, not to what was read minutes before.
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import hashlib
 import json
+import os
 import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,10 +34,16 @@ from typing import Any
 from securesystemslib.signer import Key, Signature
 from tuf.api.metadata import Metadata, Root
 
-from ceremony import __version__
 from ceremony.config import CONFIG_NAME, Config, load_config
-from ceremony.errors import BadInput, WorkspaceError
-from ceremony.fsutil import write_atomic
+from ceremony.errors import (
+    BadInput,
+    NoRecord,
+    NotAWorkspace,
+    UnsafeName,
+    WorkspaceBusy,
+    WorkspaceError,
+)
+from ceremony.fsutil import read_bounded, write_atomic
 from ceremony.keys import key_to_json, owner_of
 from ceremony.metafile import (
     file_bytes,
@@ -36,19 +53,76 @@ from ceremony.metafile import (
     payload_bytes,
     split_file,
 )
+from ceremony.text import visible
 
 SUBDIRS = ("metadata", "staged", "keys", "transcripts", "exports")
-ROLE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+TOP_LEVEL_ROLES = ("root", "targets", "snapshot", "timestamp")
+ONLINE_ROLES = ("snapshot", "timestamp")
+MAX_METADATA_FILE = 512 * 1024 * 1024
+MAX_STATE_FILE = 1024 * 1024
+LOCK_NAME = ".ceremony.lock"
+LOCK_WAIT_SECONDS = 60.0
+
+Recorder = Callable[..., Any]
+"""Writes one ceremony record: recorder(event, actor, **details)."""
+
+# Letters, digits, '-' and '_', in dot-separated parts; starting with a
+# letter or digit.
+_ROLE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*$")
+_VERSIONED = re.compile(r"^[0-9]+\.")
+# The last part of a name that would collide with our own files.
+_RESERVED_SUFFIXES = frozenset({"json", "state", "tmp", "lock", "partial", "jsonl"})
+# Names FAT and NTFS sticks cannot hold (a workspace travels on them).
+_DEVICE_NAMES = frozenset(
+    {"con", "prn", "aux", "nul"} | {f"com{i}" for i in range(10)} | {f"lpt{i}" for i in range(10)}
+)
+MAX_ROLE_NAME = 128
 
 
-def check_role_name(role: str) -> str:
-    """Role names become file names: refuse anything that could escape."""
-    if not ROLE_NAME.match(role) or role.endswith(".json") or ".." in role:
-        raise BadInput(
-            f"{role!r} is not a usable role name",
-            "use letters, digits, '-', '_' and '.', starting with a letter or digit",
+def check_role_name(role: object, *, delegated: bool = False) -> str:
+    """Role names become file names: refuse anything that could escape or collide.
+
+    Refused: path separators and anything but letters, digits, '-', '_'
+    and single dots; a leading ``N.`` (``3.root`` would write into the root
+    chain, ``1.targets`` over a published version); a last part that is one
+    of our own suffixes (``x.state`` is the state file of ``x``); device
+    names; and, for delegated roles, the top-level role names in any case.
+    """
+    text = role if isinstance(role, str) else repr(role)
+    shown = visible(text)
+    rule = "use letters, digits, '-', '_' and single dots, starting with a letter or digit"
+    if not isinstance(role, str) or not 1 <= len(role) <= MAX_ROLE_NAME:
+        raise UnsafeName(f"{shown!r} is not a usable role name (1 to 128 characters)", rule)
+    if not _ROLE_NAME.match(role):
+        raise UnsafeName(f"{shown!r} is not a usable role name", rule)
+    if _VERSIONED.match(role):
+        raise UnsafeName(
+            f"{shown!r} is not a usable role name: it would collide with the versioned "
+            "files of another role (N.ROLE.json)",
+            "do not start a role name with a number and a dot",
         )
-    if role in ("snapshot", "timestamp"):
+    if "." in role and role.rsplit(".", 1)[1].lower() in _RESERVED_SUFFIXES:
+        raise UnsafeName(
+            f"{shown!r} is not a usable role name: its ending collides with this tool's files",
+            "choose a name that does not end in .json, .state, .tmp, .lock or .partial",
+        )
+    if role.split(".")[0].lower() in _DEVICE_NAMES:
+        raise UnsafeName(
+            f"{shown!r} is not a usable role name: removable media cannot hold that file name",
+            "choose another name",
+        )
+    if delegated and role.lower() in TOP_LEVEL_ROLES:
+        raise UnsafeName(
+            f"{shown!r} is a top-level role name and cannot be delegated",
+            "choose another name for the delegated role",
+        )
+    return role
+
+
+def check_stageable(role: str) -> str:
+    """Only offline roles are staged here: the online server signs the others."""
+    check_role_name(role)
+    if role in ONLINE_ROLES:
         raise BadInput(
             f"{role} is an online role: the online server signs it, not the ceremony",
             "stage root, targets or an offline delegated role",
@@ -94,13 +168,75 @@ class StagedState:
         return (json.dumps(self.__dict__, indent=2, sort_keys=True) + "\n").encode()
 
 
+class _Lock:
+    """The workspace lock: fcntl on a file, re-entrant within the process."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._local = threading.RLock()
+        self._depth = 0
+        self._fd: int | None = None
+
+    @contextmanager
+    def held(self, on_wait: Callable[[str], None] | None) -> Iterator[None]:
+        with self._local:
+            if self._depth == 0:
+                self._acquire(on_wait)
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+                if self._depth == 0:
+                    self._release()
+
+    def _acquire(self, on_wait: Callable[[str], None] | None) -> None:
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as error:
+            raise WorkspaceError(
+                f"cannot open the workspace lock {self.path}: {error.strerror}",
+                "check that the workspace medium is mounted and writable",
+            ) from None
+        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        told = False
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as error:
+                if error.errno not in (errno.EAGAIN, errno.EACCES):
+                    os.close(fd)
+                    raise
+            if not told and on_wait is not None:
+                on_wait("another ceremony command is writing to this workspace; waiting for it")
+                told = True
+            if time.monotonic() > deadline:
+                os.close(fd)
+                raise WorkspaceBusy(
+                    f"another ceremony command has held the workspace lock ({self.path}) "
+                    f"for more than {LOCK_WAIT_SECONDS:.0f} seconds",
+                    "let the other command finish (or stop it), then run this one again",
+                )
+            time.sleep(0.05)
+        self._fd = fd
+
+    def _release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+
 class Workspace:
     """One repository's ceremony directory."""
 
     def __init__(self, root: Path, config: Config) -> None:
         self.root = Path(root)
         self.config = config
-        self._recorder: Any = None
+        self._recorder: Recorder | None = None
+        self._lock = _Lock(self.root / LOCK_NAME)
+        self.on_wait: Callable[[str], None] | None = None
 
     # ------------------------------------------------------------------ open
 
@@ -108,26 +244,29 @@ class Workspace:
     def open(cls, root: Path) -> Workspace:
         config = load_config(Path(root))
         if config is None:
-            raise WorkspaceError(
-                f"{root} is not a ceremony workspace (no {CONFIG_NAME})",
-                "create one with: ceremony root init ..., or point --workspace at it",
+            raise NotAWorkspace(
+                f"{root} is not a ceremony workspace (it has no {CONFIG_NAME})",
+                "check the --workspace path (a typo?); a new workspace is created by "
+                "'ceremony audit start --new-workspace' or 'ceremony root init'",
             )
         return cls(Path(root), config)
 
     @classmethod
-    def create(cls, root: Path, config: Config | None = None) -> Workspace:
+    def create(cls, root: Path, config: Config, recorder: Recorder) -> Workspace:
         """Create the layout where it does not exist; keep what does."""
         root = Path(root)
         existing = load_config(root)
         for name in SUBDIRS:
             (root / name).mkdir(parents=True, exist_ok=True)
+        ws = cls(root, existing or config)
+        ws.set_recorder(recorder)
         if existing is None:
-            existing = config or Config(repository=root.resolve().name or "tuf-repository")
-            write_atomic(root / CONFIG_NAME, existing.to_toml().encode())
-        return cls(root, existing)
+            ws.save_config()
+        return ws
 
     def save_config(self) -> None:
-        write_atomic(self.root / CONFIG_NAME, self.config.to_toml().encode())
+        with self.writing():
+            write_atomic(self.root / CONFIG_NAME, self.config.to_toml().encode())
 
     @property
     def metadata_dir(self) -> Path:
@@ -141,20 +280,35 @@ class Workspace:
     def keys_dir(self) -> Path:
         return self.root / "keys"
 
-    # --------------------------------------------------------- transcript
+    # ------------------------------------------------- record and lock
 
-    def set_recorder(self, recorder: Any) -> None:
+    def set_recorder(self, recorder: Recorder | None) -> None:
         """A callable(event, actor, **details) writing the ceremony record."""
         self._recorder = recorder
+
+    @property
+    def recording(self) -> bool:
+        return self._recorder is not None
 
     def record(self, event: str, actor: str | None = None, **details: Any) -> None:
         """Append to the ceremony record, after the state it describes is safe."""
         if self._recorder is None:
-            from ceremony.audit import Transcript
-
-            transcript = Transcript.open_or_start(self.root, tool_version=__version__)
-            self._recorder = transcript.record
+            raise NoRecord(
+                "no ceremony record is open for this change",
+                "start one with: ceremony audit start --title ... --operator NAME",
+            )
         self._recorder(event, actor, **details)
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """The lock, for a change that the open record will describe."""
+        if self._recorder is None:
+            raise NoRecord(
+                "no ceremony record is open, so nothing may be written to the workspace",
+                "start one with: ceremony audit start --title ... --operator NAME",
+            )
+        with self._lock.held(self.on_wait):
+            yield
 
     # ----------------------------------------------------------- published
 
@@ -167,6 +321,7 @@ class Workspace:
         return sorted(versions)
 
     def published_path(self, role: str, version: int | None = None) -> Path:
+        check_role_name(role)
         if version is None:
             return self.metadata_dir / f"{role}.json"
         return self.metadata_dir / f"{version}.{role}.json"
@@ -178,12 +333,16 @@ class Workspace:
                 return None
             version = versions[-1]
         path = self.published_path(role, version)
-        return path.read_bytes() if path.is_file() else None
+        if not path.exists():
+            return None
+        return read_bounded(path, MAX_METADATA_FILE, "metadata file")
 
     def published(self, role: str, version: int | None = None) -> Metadata | None:
         data = self.published_bytes(role, version)
         if data is None:
             return None
+        if role == "root" and version is None:
+            version = self.root_versions()[-1]
         path = self.published_path(role, version)
         expected = "root" if role == "root" else "targets"
         return parse_metadata(data, str(path), expected)
@@ -211,10 +370,10 @@ class Workspace:
     # --------------------------------------------------------------- staged
 
     def staged_path(self, role: str) -> Path:
-        return self.staged_dir / f"{check_role_name(role)}.json"
+        return self.staged_dir / f"{check_stageable(role)}.json"
 
     def _state_path(self, role: str) -> Path:
-        return self.staged_dir / f"{check_role_name(role)}.state.json"
+        return self.staged_dir / f"{check_stageable(role)}.state.json"
 
     def staged_roles(self) -> list[str]:
         return sorted(
@@ -225,13 +384,13 @@ class Workspace:
 
     def _staged_bytes(self, role: str) -> bytes:
         path = self.staged_path(role)
-        if not path.is_file():
-            staged = ", ".join(self.staged_roles()) or "none"
+        if not path.exists():
+            staged = ", ".join(visible(r) for r in self.staged_roles()) or "none"
             raise BadInput(
-                f"nothing is staged for role {role!r} (staged: {staged})",
+                f"nothing is staged for role {visible(role)!r} (staged: {staged})",
                 "stage it first (root rotate, targets delegate/bump), or check the name",
             )
-        return path.read_bytes()
+        return read_bounded(path, MAX_METADATA_FILE, "staged metadata")
 
     def staged(self, role: str) -> Metadata:
         """The staged proposal, fully parsed and checked."""
@@ -265,12 +424,12 @@ class Workspace:
     def staged_state(self, role: str) -> StagedState:
         path = self._state_path(role)
         try:
-            data = json.loads(path.read_bytes())
+            data = json.loads(read_bounded(path, MAX_STATE_FILE, "staged state file"))
             return StagedState(**data)
-        except (OSError, ValueError, TypeError):
+        except (BadInput, ValueError, TypeError):
             raise WorkspaceError(
-                f"the state file of staged {role} ({path}) is missing or damaged",
-                f"stage {role} again; its signatures cannot be trusted to match a review",
+                f"the state file of staged {visible(role)} ({path}) is missing or damaged",
+                f"stage {visible(role)} again; its signatures cannot be trusted to match a review",
             ) from None
 
     def _check_unchanged(self, role: str, payload: bytes) -> None:
@@ -278,18 +437,20 @@ class Workspace:
         actual = hashlib.sha256(payload).hexdigest()
         if actual not in state.staged:
             raise WorkspaceError(
-                f"staged {role} was changed after it was staged: its payload hash is "
+                f"staged {visible(role)} was changed after it was staged: its payload hash is "
                 f"{actual[:16]}..., staged as {state.payload_sha256[:16]}...",
-                f"do not edit staged files by hand; stage {role} again and review it",
+                f"do not edit staged files by hand; stage {visible(role)} again and review it",
             )
 
     def stage(self, role: str, metadata: Metadata, base_version: int | None) -> str:
         """Write a new proposal (replacing any older one); returns its hash."""
+        check_stageable(role)
         digest = hashlib.sha256(payload_bytes(metadata)).hexdigest()
-        state = StagedState([*self._current_payload(role), digest], None, base_version)
-        write_atomic(self._state_path(role), state.to_json())
-        text = json_text(metadata.signed.to_dict())
-        write_atomic(self.staged_path(role), file_bytes(metadata.signatures, text))
+        with self.writing():
+            state = StagedState([*self._current_payload(role), digest], None, base_version)
+            write_atomic(self._state_path(role), state.to_json())
+            text = json_text(metadata.signed.to_dict())
+            write_atomic(self.staged_path(role), file_bytes(metadata.signatures, text))
         return digest
 
     def _current_payload(self, role: str) -> list[str]:
@@ -301,20 +462,41 @@ class Workspace:
         except BadInput:
             return []
 
-    def save_signatures(self, staged: StagedPayload) -> None:
-        """Rewrite the staged file with more signatures, same payload."""
-        self._check_unchanged(staged.role, staged.payload)
-        data = file_bytes(staged.signatures, staged.signed_text)
-        write_atomic(self.staged_path(staged.role), data)
+    def add_signatures(self, role: str, digest: str, new: dict[str, Signature]) -> StagedPayload:
+        """Add ``new`` signatures to the proposal on disk now, if it is still ``digest``.
+
+        Read again under the lock, so a signature another process saved a
+        moment ago is kept; refused when the proposal itself changed.
+        """
+        with self.writing():
+            current = self.staged_payload(role)
+            if current.digest != digest:
+                raise WorkspaceError(
+                    f"staged {visible(role)} changed while it was being signed "
+                    f"(now {current.digest[:16]}..., signed {digest[:16]}...): "
+                    "the new signature was not saved",
+                    f"review the new proposal (ceremony review {visible(role)}) and sign again",
+                )
+            current.signatures.update(new)
+            data = file_bytes(current.signatures, current.signed_text)
+            write_atomic(self.staged_path(role), data)
+        return current
 
     def mark_reviewed(self, role: str, digest: str) -> None:
-        state = self.staged_state(role)
-        state.reviewed_sha256 = digest
-        write_atomic(self._state_path(role), state.to_json())
+        with self.writing():
+            state = self.staged_state(role)
+            if digest not in state.staged or state.payload_sha256 != digest:
+                raise WorkspaceError(
+                    f"staged {visible(role)} changed while it was being reviewed",
+                    f"review it again: ceremony review {visible(role)}",
+                )
+            state.reviewed_sha256 = digest
+            write_atomic(self._state_path(role), state.to_json())
 
     def unstage(self, role: str) -> None:
-        self.staged_path(role).unlink(missing_ok=True)
-        self._state_path(role).unlink(missing_ok=True)
+        with self.writing():
+            self.staged_path(role).unlink(missing_ok=True)
+            self._state_path(role).unlink(missing_ok=True)
 
     # -------------------------------------------------------------- publish
 
@@ -332,18 +514,24 @@ class Workspace:
             data = file_bytes(metadata.signatures, json_text(metadata.signed.to_dict()))
         version = metadata.signed.version
         numbered = self.published_path(role, version)
-        if not (numbered.is_file() and numbered.read_bytes() == data):
-            write_atomic(numbered, data, overwrite=False)
         latest = self.published_path(role)
-        write_atomic(latest, data)
+        with self.writing():
+            if not (numbered.is_file() and numbered.read_bytes() == data):
+                write_atomic(numbered, data, overwrite=False)
+            write_atomic(latest, data)
         return [numbered, latest]
 
     # ------------------------------------------------------------------ keys
 
+    def key_path(self, key: Key) -> Path:
+        """Where a public key used in this repository is kept."""
+        slug = re.sub(r"[^A-Za-z0-9]+", "-", owner_of(key)).strip("-").lower()[:40] or "key"
+        return self.keys_dir / f"{slug}-{key.keyid[:12]}.json"
+
     def add_key(self, key: Key) -> Path:
         """Keep a copy of a public key used in this repository."""
-        slug = re.sub(r"[^A-Za-z0-9]+", "-", owner_of(key)).strip("-").lower() or "key"
-        path = self.keys_dir / f"{slug}-{key.keyid[:12]}.json"
-        if not path.exists():
-            write_atomic(path, key_to_json(key))
+        path = self.key_path(key)
+        with self.writing():
+            if not path.exists():
+                write_atomic(path, key_to_json(key))
         return path

@@ -32,7 +32,8 @@ os.environ.pop("CEREMONY_PIN", None)
 os.environ.pop("CEREMONY_SO_PIN", None)
 os.environ.pop("CEREMONY_PKCS11_MODULE", None)
 os.environ.pop("CEREMONY_WORKSPACE", None)
-os.environ.pop("CEREMONY_OPERATOR", None)
+# Every record needs an operator; tests act as one unless they say otherwise.
+os.environ["CEREMONY_OPERATOR"] = "Test Operator"
 # Test machines are online: the override is used, and recorded, as in rehearsals.
 os.environ["CEREMONY_ALLOW_NETWORK"] = "1"
 
@@ -88,18 +89,24 @@ def pin_file(tmp_path: Path) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _default_workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Commands run without --workspace write their record here, not in the checkout."""
-    monkeypatch.setenv("CEREMONY_WORKSPACE", str(tmp_path / "default-ws"))
+def _default_workspace(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Commands run without --workspace write their record in a workspace of
+    their own (beside the test's tmp_path, not in it), never in the checkout."""
+    default = tmp_path_factory.mktemp("default-ws")
+    (default / "ceremony.toml").write_text('[repository]\nname = "default-ws"\n')
+    monkeypatch.setenv("CEREMONY_WORKSPACE", str(default))
 
 
 @pytest.fixture(autouse=True)
 def _close_signer_sessions() -> Iterator[None]:
     """Each test starts with no logged-in session left by another."""
     yield
-    from ceremony.signer import POOL
+    from ceremony import signer
 
-    POOL.close_all()
+    for pool in signer._DEFAULT_POOL:
+        pool.close()
 
 
 @pytest.fixture

@@ -69,11 +69,13 @@ def ceremony(workspace: Path, *argv: str) -> int:
 
 
 def review(workspace: Path, role: str) -> str:
-    """What a key holder does before signing: look at the change."""
-    from ceremony.review import review as show
-    from ceremony.workspace import Workspace
+    """What a key holder does before signing: look at the change, confirm it."""
+    from ceremony.session import Ceremony
 
-    return show(Workspace.open(workspace), role).payload_sha256
+    with Ceremony(workspace, operator="Test Operator", allow_network=True) as session:
+        result = session.review(role)
+        session.confirm_review(result)
+    return result.payload_sha256
 
 
 def root_args(holders: list[Holder], online: dict[str, object], threshold: int = 2) -> list[str]:

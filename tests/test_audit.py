@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import itertools
 import json
 import re
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+import ceremony.airgap as airgap
 import ceremony.audit as audit
 import ceremony.commands.audit as audit_commands
+import ceremony.session as session_module
 from ceremony.airgap import IFF_RUNNING, IFF_UP, Interface, Readings, Route, preflight
 from ceremony.audit import (
     CLOSE,
@@ -32,8 +32,16 @@ from ceremony.audit import (
     render_text,
     verify_transcript,
 )
-from ceremony.cli import _common_options, _defaults
-from ceremony.errors import BadInput, CeremonyError, CheckFailed
+from ceremony.cli import main as ceremony_main
+from ceremony.errors import (
+    BadInput,
+    CheckFailed,
+    NetworkUp,
+    NoRecord,
+    NotAWorkspace,
+    WorkspaceError,
+)
+from ceremony.session import Ceremony
 from ceremony.words import short_words, to_words
 
 NAME = re.compile(r"^\d{4}-\d{2}-\d{2}-\d{6}-[a-z0-9-]+\.jsonl$")
@@ -298,23 +306,71 @@ def test_current_is_the_newest_open_transcript(tmp_path: Path) -> None:
     assert Transcript.current(tmp_path) is None
 
 
-def test_open_or_start_reuses_today_and_starts_fresh_tomorrow(
+def test_begin_reuses_today_and_starts_fresh_tomorrow(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     day = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
     monkeypatch.setattr(audit, "_utc_now", lambda: day)
-    first = Transcript.open_or_start(tmp_path, operator="Alice")
+    monkeypatch.setattr(session_module, "datetime", _Frozen(day))
+    first = session(tmp_path, "Alice").begin()
     assert first.title == "Ceremony of 2026-11-27"
-    again = Transcript.open_or_start(tmp_path, operator="Alice")
+    again = session(tmp_path, "Alice").begin()
     assert again.path == first.path
 
     monkeypatch.setattr(audit, "_utc_now", lambda: day + timedelta(days=1))
-    later = Transcript.open_or_start(tmp_path, operator="Alice")
+    monkeypatch.setattr(session_module, "datetime", _Frozen(day + timedelta(days=1)))
+    later = session(tmp_path, "Alice").begin()
     assert later.path != first.path
     assert later.title == "Ceremony of 2026-11-28"
     start = json.loads(lines_of(later.path)[0])
     assert start["details"]["implicit"] is True
     assert verify_transcript(first.path).closed is False
+
+
+class _Frozen:
+    """datetime with a fixed now(), for the session's idea of today."""
+
+    def __init__(self, moment: datetime) -> None:
+        self.moment = moment
+
+    def now(self, tz: object = None) -> datetime:
+        return self.moment
+
+
+def session(path: Path, operator: str | None, readings: Readings | None = None, **kw) -> Ceremony:
+    return Ceremony(path, operator=operator, check=lambda: preflight(readings or OFFLINE), **kw)
+
+
+def test_implicit_record_needs_an_operator(tmp_path: Path) -> None:
+    with pytest.raises(NoRecord, match="operator"):
+        session(tmp_path, None).begin()
+    assert not (tmp_path / "transcripts").exists()
+
+
+def test_after_close_a_command_without_operator_is_refused(tmp_path: Path) -> None:
+    first = session(tmp_path, "Alice").begin()
+    first.close("Alice")
+    with pytest.raises(NoRecord):
+        session(tmp_path, None).begin()
+    assert [p.name for p in (tmp_path / "transcripts").iterdir()] == [first.path.name]
+
+
+def test_explicit_start_refused_while_a_record_is_open(tmp_path: Path) -> None:
+    (tmp_path / "ceremony.toml").write_text('[repository]\nname = "x"\n')
+    first = session(tmp_path, "Alice").start("First")
+    with pytest.raises(WorkspaceError, match="already open") as refused:
+        session(tmp_path, "Alice").start("Second")
+    assert "audit close" in refused.value.fix
+    assert Transcript.current(tmp_path).path == first.path  # type: ignore[union-attr]
+
+
+def test_explicit_start_on_a_folder_that_is_not_a_workspace(tmp_path: Path) -> None:
+    typo = tmp_path / "wrokspace"
+    with pytest.raises(NotAWorkspace, match="not a ceremony workspace"):
+        session(typo, "Alice").start("Root 1")
+    assert not typo.exists()
+    session(typo, "Alice").start("Root 1", new_workspace=True)
+    assert (typo / "ceremony.toml").is_file()
 
 
 # ----------------------------------------------------------------- rendering
@@ -365,52 +421,44 @@ def events_of(path: Path) -> list[str]:
 
 
 def test_begin_offline_records_the_preflight(tmp_path: Path) -> None:
-    transcript = audit.begin(tmp_path, readings=OFFLINE, operator="Alice")
+    transcript = session(tmp_path, "Alice").begin()
     assert events_of(transcript.path) == [START, PREFLIGHT]
-    assert audit.begin(tmp_path, readings=OFFLINE).path == transcript.path
+    assert session(tmp_path, None).begin().path == transcript.path
 
 
 def test_begin_refuses_network_and_closes_the_attempt(tmp_path: Path) -> None:
-    with pytest.raises(CheckFailed, match="network is up: eth0"):
-        audit.begin(tmp_path, readings=ONLINE, operator="Alice", explicit=True)
+    with pytest.raises(NetworkUp, match="network is up: eth0"):
+        session(tmp_path, "Alice", ONLINE).begin()
     (path,) = (tmp_path / "transcripts").iterdir()
     assert events_of(path) == [START, PREFLIGHT, ERROR, CLOSE]
     verify_transcript(path)
 
 
 def test_begin_with_allow_network_records_an_exception(tmp_path: Path) -> None:
-    transcript = audit.begin(tmp_path, readings=ONLINE, allow_network=True)
+    transcript = session(tmp_path, "Alice", ONLINE, allow_network=True).begin()
     assert events_of(transcript.path) == [START, PREFLIGHT, EXCEPTION]
     exception = json.loads(lines_of(transcript.path)[-1])["details"]
-    assert "--allow-network" in exception["decision"]
+    assert exception["override"] == "network"
+    assert "operator allowed" in exception["decision"]
     assert "eth0" in exception["happened"]
 
 
 def run_cli(argv: list[str]) -> int:
-    """The audit commands through argparse, as ceremony.cli.main runs them."""
-    common = _common_options()
-    parser = argparse.ArgumentParser(prog="ceremony", parents=[common])
-    audit_commands.register(parser.add_subparsers(dest="command"), common)
-    args = parser.parse_args(argv)
-    _defaults(args)
-    try:
-        return int(args.func(args) or 0)
-    except CeremonyError as error:
-        print(f"error: {error.message()}", file=sys.stderr)
-        return error.exit_code
+    """The audit commands through the real entry point."""
+    return ceremony_main(argv)
 
 
 @pytest.fixture
 def offline(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(audit_commands, "preflight", lambda: preflight(OFFLINE))
-    monkeypatch.setattr(audit, "preflight", lambda readings=None: preflight(OFFLINE))
+    monkeypatch.setattr(airgap, "preflight", lambda readings=None: preflight(OFFLINE))
 
 
 @pytest.fixture
 def online(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CEREMONY_ALLOW_NETWORK", raising=False)
     monkeypatch.setattr(audit_commands, "preflight", lambda: preflight(ONLINE))
-    monkeypatch.setattr(audit, "preflight", lambda readings=None: preflight(ONLINE))
+    monkeypatch.setattr(airgap, "preflight", lambda readings=None: preflight(ONLINE))
 
 
 def start_args(workspace: Path, *extra: str) -> list[str]:
@@ -425,6 +473,7 @@ def start_args(workspace: Path, *extra: str) -> list[str]:
         "Alice",
         "--witness",
         "Bob",
+        "--new-workspace",
         *extra,
     ]
 

@@ -120,7 +120,9 @@ def test_public_keys_through_a_bundle_file(people, workspace, tmp_path, capsys):
     document = tmp_path / "keys.bundle"
     document.write_bytes(read_path(stick).to_bytes())
     fresh = Workspace.create(
-        tmp_path / "server-side", Config(repository=Workspace.open(workspace).config.repository)
+        tmp_path / "server-side",
+        Config(repository=Workspace.open(workspace).config.repository),
+        lambda *a, **k: None,
     )
     capsys.readouterr()
     assert ceremony(fresh.root, "import", str(document)) == 0

@@ -41,6 +41,8 @@ def holders(tmp_path_factory):
     env = {"CEREMONY_PIN": PIN, "CEREMONY_SO_PIN": SO_PIN}
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
+    (base / "prep-ws").mkdir()
+    (base / "prep-ws" / "ceremony.toml").write_text('[repository]\nname = "prep"\n')
     try:
         for argv in holder_steps(plan):
             assert main(["--workspace", str(base / "prep-ws"), *argv]) == 0

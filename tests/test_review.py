@@ -27,8 +27,9 @@ from tuf.api.metadata import (
 from tuf.api.serialization.json import CanonicalJSONSerializer
 
 from ceremony import cli
+from ceremony.config import Config
 from ceremony.errors import BadInput
-from ceremony.review import review
+from ceremony.review import Review, confirm_review, describe_staged
 from ceremony.words import from_words
 from ceremony.workspace import Workspace
 from tests.tufkit import NOW, TOP, holder
@@ -47,9 +48,18 @@ def events() -> list[tuple[str, dict]]:
 
 @pytest.fixture
 def workspace(tmp_path: Path, events) -> Workspace:
-    ws = Workspace.create(tmp_path / "ws")
-    ws.set_recorder(lambda event, actor=None, **details: events.append((event, details)))
-    return ws
+    return Workspace.create(
+        tmp_path / "ws",
+        Config(repository="ws"),
+        lambda event, actor=None, **details: events.append((event, details)),
+    )
+
+
+def review(workspace: Workspace, role: str) -> Review:
+    """What the review command does: describe (no side effect), then confirm."""
+    result = describe_staged(workspace, role)
+    confirm_review(workspace, result)
+    return result
 
 
 def make_root(version: int, people, root_holders: list[str], threshold: int) -> Metadata[Root]:
@@ -80,7 +90,12 @@ def test_root_v1_shows_everything(workspace, people, events):
     assert events == [
         (
             "review_shown",
-            {"role": "root", "version": 1, "payload_sha256": result.payload_sha256},
+            {
+                "role": "root",
+                "version": 1,
+                "payload_sha256": result.payload_sha256,
+                "changes": result.change_lines(),
+            },
         )
     ]
     assert workspace.staged_state("root").reviewed_sha256 == result.payload_sha256
@@ -238,7 +253,7 @@ def test_bad_staged_file_is_refused(workspace, people, events, capsys, mutate, m
     state_before = (workspace.staged_dir / "root.state.json").read_bytes()
     with pytest.raises(BadInput, match=message) as raised:
         review(workspace, "root")
-    assert raised.value.exit_code == 2
+    assert cli.exit_code(raised.value) == 2
     assert raised.value.fix
     assert (workspace.staged_dir / "root.state.json").read_bytes() == state_before
     assert events == []

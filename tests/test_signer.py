@@ -68,7 +68,7 @@ def test_finds_token_by_label_when_serial_unknown(lib, make_token, pin):
     key = _make_key(lib, label, pin)
     uri = Pkcs11Uri.parse(key.unrecognized_fields[URI_FIELD])
     moved = Pkcs11Uri(token=uri.token, serial="0000000000000000", object=uri.object, id=uri.id)
-    signer = Pkcs11Signer(moved, key, pin)
+    signer = Pkcs11Signer(moved, key, pin, pool=signer_module.default_pool())
     key.verify_signature(signer.sign(b"x"), b"x")
 
 
@@ -84,8 +84,10 @@ def test_extractable_key_refused_without_override(lib, make_token, pin):
         Signer.from_priv_key_uri(uri, tuf_key, pin).sign(b"payload")
     assert "EXTRACTABLE=True" in caught.value.problem
     assert "--allow-exportable" in caught.value.fix
-    signer_module.POOL.close_all()
-    allowed = Pkcs11Signer(Pkcs11Uri.parse(uri), tuf_key, pin, allow_exportable=True)
+    signer_module.default_pool().close()
+    allowed = Pkcs11Signer(
+        Pkcs11Uri.parse(uri), tuf_key, pin, pool=signer_module.default_pool(), allow_exportable=True
+    )
     tuf_key.verify_signature(allowed.sign(b"payload"), b"payload")
 
 
@@ -95,7 +97,9 @@ def test_wrong_key_for_metadata_refused(lib, make_token, pin):
     other = _make_key(lib, label, pin, label="other")
     uri = other.unrecognized_fields[URI_FIELD]
     with pytest.raises(KeyError_) as caught:
-        Pkcs11Signer(Pkcs11Uri.parse(uri), real, pin).sign(b"x")
+        Pkcs11Signer(Pkcs11Uri.parse(uri), real, pin, pool=signer_module.default_pool()).sign(
+            b"x"
+        )
     assert "is not the key" in caught.value.problem
 
 

@@ -27,6 +27,7 @@ from tuf.api.metadata import (
 from ceremony import cli
 from ceremony.errors import BadInput
 from ceremony.verify import FAIL, OK, WARN, verify_workspace
+from ceremony.config import Config
 from ceremony.workspace import Workspace
 from tests.tufkit import NOW, TOP, holder
 
@@ -57,9 +58,7 @@ def online() -> dict[str, CryptoSigner]:
 
 @pytest.fixture
 def workspace(tmp_path: Path) -> Workspace:
-    ws = Workspace.create(tmp_path / "ws")
-    ws.set_recorder(lambda *args, **kwargs: None)
-    return ws
+    return Workspace.create(tmp_path / "ws", Config(repository="ws"), lambda *a, **k: None)
 
 
 def chain(workspace: Workspace, online: dict[str, CryptoSigner], versions: int = 3):

@@ -1,18 +1,30 @@
-"""Small helpers the command groups share: output, module and PIN options."""
+"""Small helpers the command groups share: the ceremony, output, PIN options.
+
+Nothing here decides anything: each command asks its :class:`Ceremony`
+(set on ``args.ceremony`` by ``ceremony.cli.main``) and prints what it
+returns, with text from outside made visible.
+"""
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import sys
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ceremony import audit, tokens
-from ceremony.config import configured_module
-from ceremony.errors import CeremonyError
+from ceremony.errors import InputEnded
+from ceremony.text import visible
+
+if TYPE_CHECKING:
+    from ceremony.session import Ceremony
+    from ceremony.tokens import PinSource
+
+
+def ceremony_of(args: argparse.Namespace) -> Ceremony:
+    """The ceremony this command runs in (made by ceremony.cli.main)."""
+    found: Ceremony = args.ceremony
+    return found
 
 
 def print_json(data: Any) -> None:
@@ -21,8 +33,8 @@ def print_json(data: Any) -> None:
 
 
 def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    """A plain aligned table; readable on an 80-column console."""
-    cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
+    """A plain aligned table; readable on an 80-column console. Cells are made visible."""
+    cells = [[str(h) for h in headers]] + [[visible(c) for c in row] for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
     for index, row in enumerate(cells):
         print(
@@ -30,14 +42,6 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         )
         if index == 0:
             print("  ".join("-" * width for width in widths))
-
-
-def module_path(args: argparse.Namespace) -> Path:
-    return tokens.resolve_module_path(args.module, configured_module(Path(args.workspace)))
-
-
-def load_lib(args: argparse.Namespace):
-    return tokens.load_module(module_path(args))
 
 
 def add_pin_options(parser: argparse.ArgumentParser) -> None:
@@ -53,59 +57,27 @@ def add_pin_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-# --------------------------------------------------------------------------
-# The ceremony record for state-changing commands
+def pin_source_for(args: argparse.Namespace) -> PinSource:
+    """--pin-file, $CEREMONY_PIN, a PIN handed in by an in-process caller, or a prompt."""
+    from ceremony import pins
 
-_OPEN: list[audit.Transcript] = []
+    given = getattr(args, "given_pin", None)
+    if given is not None and not getattr(args, "pin_file", None):
+        return lambda _prompt: given
+    return pins.pin_source(getattr(args, "pin_file", None))
 
 
-def begin(args: argparse.Namespace) -> audit.Transcript:
-    """Preflight, then today's ceremony record; every state-changing
-    command calls this before it changes anything."""
+def ask(question: str) -> str:
+    """One line from the person at the terminal; end of input is our own error."""
     try:
-        module = module_path(args)
-    except CeremonyError:
-        module = None
-    transcript = audit.begin(
-        Path(args.workspace),
-        allow_network=args.allow_network,
-        operator=args.operator,
-        module_path=module,
-    )
-    _OPEN[:] = [transcript]
-    return transcript
+        return input(question)
+    except EOFError:
+        raise InputEnded(
+            "no answer was given: the input ended (Ctrl-D, or no terminal)",
+            "run the command again at a terminal and answer the question, "
+            "or press Ctrl-C to stop",
+        ) from None
 
 
-def record(event: str, actor: str | None = None, **details: Any) -> None:
-    """Record in the transcript this command opened (if it opened one)."""
-    if _OPEN:
-        _OPEN[0].record(event, actor, **details)
-
-
-def record_error(error: CeremonyError) -> None:
-    """Errors of a state-changing command go into its record too."""
-    if not _OPEN:
-        return
-    transcript = _OPEN.pop()
-    with contextlib.suppress(CeremonyError, OSError, ValueError):
-        transcript.record(audit.ERROR, None, problem=error.problem, fix=error.fix)
-
-
-def open_workspace(args: argparse.Namespace):
-    """The workspace, with its record opened (preflight first)."""
-    from ceremony.workspace import Workspace
-
-    ws = Workspace.open(Path(args.workspace))
-    transcript = begin(args)
-    ws.set_recorder(transcript.record)
-    return ws
-
-
-def token_seen(token) -> None:
-    """Record which token was used: label, serial, model, PIN state."""
-    record(audit.TOKEN_SEEN, **tokens.describe_token(token.slot).to_dict())
-
-
-def reset() -> None:
-    """Forget the record of a previous command (in-process callers)."""
-    _OPEN.clear()
+def interactive() -> bool:
+    return sys.stdin is not None and sys.stdin.isatty()

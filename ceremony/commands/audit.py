@@ -13,9 +13,10 @@ from pathlib import Path
 
 from ceremony import audit
 from ceremony.airgap import OK, REFUSE, PreflightReport, preflight, require_airgap
-from ceremony.commands._common import module_path, print_json
-from ceremony.errors import BadInput, CeremonyError, CheckFailed
+from ceremony.commands._common import ceremony_of, print_json
+from ceremony.errors import BadInput, CheckFailed
 from ceremony.fsutil import write_atomic
+from ceremony.text import visible
 from ceremony.words import from_words, to_words
 
 _MARKS = {OK: "ok    ", "warn": "WARN  ", REFUSE: "REFUSE"}
@@ -61,6 +62,11 @@ def _add_start(actions: argparse._SubParsersAction, common: argparse.ArgumentPar
         default=[],
         metavar="NAME",
         help="a witness (repeat for each one)",
+    )
+    start.add_argument(
+        "--new-workspace",
+        action="store_true",
+        help="the folder is not a workspace yet: create one (a new repository)",
     )
     start.set_defaults(func=cmd_audit_start)
 
@@ -139,14 +145,6 @@ def _register_preflight(sub: argparse._SubParsersAction, common: argparse.Argume
 # ----------------------------------------------------------------- helpers
 
 
-def _optional_module(args: argparse.Namespace) -> Path | None:
-    """The PKCS#11 module if one is configured; a start does not need one."""
-    try:
-        return module_path(args)
-    except CeremonyError:
-        return None
-
-
 def _transcript_path(args: argparse.Namespace) -> Path:
     """FILE as given, or in the workspace's transcripts/, or the newest there."""
     directory = Path(args.workspace) / audit.TRANSCRIPTS_DIR
@@ -190,30 +188,19 @@ def _expected_head(text: str | None) -> str | None:
 
 def cmd_audit_start(args: argparse.Namespace) -> int:
     """Preflight, then a new ceremony record."""
-    if not args.operator:
-        raise BadInput(
-            "a ceremony needs an operator's name for its record",
-            "give --operator NAME (the person running the laptop)",
-        )
-    report = preflight()
+    ceremony = ceremony_of(args)
+    transcript = ceremony.start(args.title, args.witness, new_workspace=args.new_workspace)
+    report = ceremony.last_preflight
+    assert report is not None
     print("Checking that this computer is offline:")
     _print_report(report)
-    transcript = audit.begin(
-        Path(args.workspace),
-        allow_network=args.allow_network,
-        report=report,
-        title=args.title,
-        operator=args.operator,
-        witnesses=args.witness,
-        module_path=_optional_module(args),
-        explicit=True,
-    )
     print()
     if report.network_up:
         print("The network is up: going on because of --allow-network (recorded).")
-    print(f"Ceremony started: {args.title}")
+    print(f"Ceremony started: {visible(args.title)}")
     print(f"Record: {transcript.path}")
-    print(f"Operator: {args.operator}; witnesses: {', '.join(args.witness) or 'none named'}")
+    witnesses = ", ".join(visible(w) for w in args.witness) or "none named"
+    print(f"Operator: {visible(args.operator)}; witnesses: {witnesses}")
     print("Everyone: confirm the clock above against a watch before going on.")
     return 0
 
@@ -246,14 +233,11 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_close(args: argparse.Namespace) -> int:
-    transcript = audit.Transcript.current(Path(args.workspace))
-    if transcript is None:
-        raise BadInput(
-            f"no open ceremony record in {Path(args.workspace) / audit.TRANSCRIPTS_DIR}",
-            "start one with 'ceremony audit start', or use --workspace",
-        )
-    head = transcript.close(args.operator)
-    print(f"Ceremony closed: {transcript.title}")
+    ceremony = ceremony_of(args)
+    head = ceremony.close_record()
+    transcript = ceremony.transcript
+    assert transcript is not None
+    print(f"Ceremony closed: {visible(transcript.title)}")
     print(f"Record: {transcript.path}")
     print(f"Final hash: {head}")
     print("Witnesses: write these words down, in order, and sign below them:")
@@ -275,6 +259,8 @@ def cmd_preflight(args: argparse.Namespace) -> int:
             print(f"Recorded in {transcript.path.name}.", file=sys.stderr)
         require_airgap(report, allow_network=args.allow_network)
     except CheckFailed as refusal:
-        print(f"error: {refusal.message()}", file=sys.stderr)
-        return refusal.exit_code
+        from ceremony.cli import exit_code, print_error
+
+        print_error(refusal)
+        return exit_code(refusal)
     return 0

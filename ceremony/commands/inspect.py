@@ -12,11 +12,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ceremony.commands._common import begin, print_json, print_table
-from ceremony.review import review
-from ceremony.verify import VerifyReport, verify_workspace
-from ceremony.workspace import Workspace
+from ceremony.commands._common import ceremony_of, print_json, print_table
+from ceremony.text import visible
+
+if TYPE_CHECKING:
+    from ceremony.verify import VerifyReport
 
 _MARKS = {"ok": "ok", "warn": "WARN", "fail": "FAIL"}
 
@@ -80,24 +82,27 @@ def _register_verify(sub: argparse._SubParsersAction, common: argparse.ArgumentP
 
 
 def cmd_review(args: argparse.Namespace) -> int:
-    workspace = Workspace.open(Path(args.workspace))
-    workspace.staged(args.role)  # a wrong name or bad file is refused before the record opens
-    workspace.set_recorder(begin(args).record)
-    result = review(workspace, args.role)
+    ceremony = ceremony_of(args)
+    result = ceremony.review(args.role)  # a wrong name or bad file is refused before the record
+    ceremony.confirm_review(result)
     if args.raw:
-        sys.stdout.write(result.raw + "\n")
+        # Exact bytes into a pipe; on a screen, control characters made visible.
+        sys.stdout.write((visible(result.raw) if sys.stdout.isatty() else result.raw) + "\n")
         for line in result.hash_lines():
             print(line, file=sys.stderr)
         return 0
     for line in result.lines():
         print(line)
     print()
-    print(f"Compare these words with the witnesses, then sign with: ceremony sign {args.role}")
+    role = visible(args.role)
+    print(f"Compare these words with the witnesses, then sign with: ceremony sign {role}")
     return 0
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    workspace = Workspace.open(Path(args.workspace))
+    from ceremony.verify import verify_workspace
+
+    workspace = ceremony_of(args).workspace
     report = verify_workspace(workspace, args.trusted_root, args.warn_days)
     if args.json:
         print_json(report.to_dict())

@@ -1,24 +1,31 @@
-"""`ceremony root|targets|status|sign|merge|publish`: changing the repository."""
+"""`ceremony root|targets|status|sign|merge|publish`: changing the repository.
+
+Each command builds its plan through the ceremony (refused whole before
+anything is written), prints it, and carries it out; the signing round's
+steps are answered with prompts. Nothing here decides.
+"""
 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from ceremony import roles, signing, staging, tokens
 from ceremony.commands._common import (
     add_pin_options,
-    begin,
-    load_lib,
-    module_path,
-    open_workspace,
+    ask,
+    ceremony_of,
+    interactive,
+    pin_source_for,
     print_json,
 )
 from ceremony.errors import BadInput, CheckFailed
-from ceremony.keys import load_key_file, owner_of
-from ceremony.pins import pin_source
-from ceremony.workspace import StagedPayload, Workspace
+from ceremony.text import visible
+
+if TYPE_CHECKING:
+    from securesystemslib.signer import Key
+
+    from ceremony import plans, rounds, signing
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -34,7 +41,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 def _pair(text: str, what: str) -> tuple[str, str]:
     role, sep, value = text.partition("=")
     if not sep or not role or not value:
-        raise BadInput(f"{text!r} is not of the form ROLE={what}", f"for example root={what}")
+        raise BadInput(
+            f"{visible(text)!r} is not of the form ROLE={what}", f"for example root={what}"
+        )
     return role, value
 
 
@@ -42,27 +51,38 @@ def _int_pairs(items: list[str] | None, what: str) -> dict[str, int]:
     result = {}
     for item in items or []:
         role, value = _pair(item, what)
-        if not value.isdigit():
-            raise BadInput(f"{item!r}: {what} must be a whole number")
+        if not value.isdigit() or len(value) > 6:
+            raise BadInput(
+                f"{visible(item)!r}: {what} must be a whole number",
+                "for example root=2 (a number of at most 6 digits)",
+            )
         result[role] = int(value)
     return result
 
 
-def _key_pairs(items: list[str] | None) -> list[tuple[str, object]]:
+def _key_pairs(items: list[str] | None) -> list[tuple[str, Key]]:
+    from ceremony.keys import load_key_file
+
     return [
         (role, load_key_file(Path(path))) for role, path in (_pair(i, "FILE") for i in items or [])
     ]
 
 
-def _print_staged(staged: staging.Staged) -> None:
-    print(f"Staged {staged.role} version {staged.version}.")
+def _stage(args: argparse.Namespace, plan: plans.StagePlan) -> int:
+    """Show the plan, carry it out, say what comes next."""
+    for line in plan.summary():
+        print(line)
+    staged = ceremony_of(args).stage(plan)
+    print()
+    print(f"Staged {visible(staged.role)} version {staged.version}.")
     print(f"  payload SHA-256: {staged.payload_sha256}")
     if staged.dropped_signatures:
         print(
             f"  {staged.dropped_signatures} signature(s) on the previous proposal were dropped: "
             "the payload changed, so they must be made again."
         )
-    print(f"Next: ceremony review {staged.role}")
+    print(f"Next: ceremony review {visible(staged.role)}")
+    return 0
 
 
 # --------------------------------------------------------------------------
@@ -107,6 +127,11 @@ def _register_root(sub: argparse._SubParsersAction, common: argparse.ArgumentPar
     )
     init.add_argument("--repository", help="the repository's name (default: the folder name)")
     init.add_argument(
+        "--profile",
+        choices=("plain", "rstuf", "tuf-on-ci"),
+        help="which fields go on keys for the online service (default: plain)",
+    )
+    init.add_argument(
         "--allow-single-root-key",
         action="store_true",
         help="accept a root threshold of 1 (not for production)",
@@ -140,21 +165,23 @@ def _register_root(sub: argparse._SubParsersAction, common: argparse.ArgumentPar
 
 
 def cmd_root_init(args: argparse.Namespace) -> int:
+    from ceremony import roles
+
     expiry = _int_pairs(args.expires, "DAYS")
     plan = roles.RootPlan(
         add=_key_pairs(args.key),
         thresholds=_int_pairs(args.threshold, "N"),
         allow_single_root_key=args.allow_single_root_key,
     )
-    _ws, staged = staging.init_root(
-        Path(args.workspace), plan, expiry, args.repository, before_write=lambda: begin(args)
-    )
-    _print_staged(staged)
-    return 0
+    ceremony = ceremony_of(args)
+    return _stage(args, ceremony.plan_root_init(plan, expiry, args.repository, args.profile))
 
 
 def cmd_root_rotate(args: argparse.Namespace) -> int:
-    ws = open_workspace(args)
+    from ceremony import roles
+
+    ceremony = ceremony_of(args)
+    ws = ceremony.workspace
     plan = roles.RootPlan(
         add=_key_pairs(args.add_key),
         remove=[_pair(item, "KEYID") for item in args.remove_key or []],
@@ -162,8 +189,7 @@ def cmd_root_rotate(args: argparse.Namespace) -> int:
         root_expiry_days=args.expires or ws.config.expiry_days["root"],
         allow_single_root_key=args.allow_single_root_key,
     )
-    _print_staged(staging.rotate_root(ws, plan))
-    return 0
+    return _stage(args, ceremony.plan_rotation(plan))
 
 
 # --------------------------------------------------------------------------
@@ -225,7 +251,9 @@ def _register_targets(sub: argparse._SubParsersAction, common: argparse.Argument
 
 
 def cmd_targets_delegate(args: argparse.Namespace) -> int:
-    ws = open_workspace(args)
+    from ceremony import roles
+    from ceremony.keys import load_key_file
+
     plan = roles.DelegationPlan(
         name=args.name,
         keys=[load_key_file(Path(p)) for p in args.key],
@@ -235,20 +263,16 @@ def cmd_targets_delegate(args: argparse.Namespace) -> int:
         bin_prefix=args.bin_prefix,
         terminating=args.terminating,
     )
-    _print_staged(staging.delegate(ws, plan, args.delegator, args.expires))
-    return 0
+    ceremony = ceremony_of(args)
+    return _stage(args, ceremony.plan_delegation(plan, args.delegator, args.expires))
 
 
 def cmd_targets_revoke(args: argparse.Namespace) -> int:
-    ws = open_workspace(args)
-    _print_staged(staging.revoke(ws, args.name, args.delegator))
-    return 0
+    return _stage(args, ceremony_of(args).plan_revoke(args.name, args.delegator))
 
 
 def cmd_targets_bump(args: argparse.Namespace) -> int:
-    ws = open_workspace(args)
-    _print_staged(staging.bump(ws, args.role, args.expires))
-    return 0
+    return _stage(args, ceremony_of(args).plan_bump(args.role, args.expires))
 
 
 # --------------------------------------------------------------------------
@@ -309,8 +333,7 @@ def _register_signing(sub: argparse._SubParsersAction, common: argparse.Argument
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    ws = Workspace.open(Path(args.workspace))
-    states = signing.status(ws)
+    states = ceremony_of(args).status()
     if args.json:
         print_json([_status_json(s) for s in states])
     elif not states:
@@ -321,8 +344,10 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def _print_status(state: signing.RoleStatus) -> None:
+    from ceremony.signing import Holder
+
     verdict = "complete, ready to publish" if state.complete else "needs signatures"
-    print(f"{state.role} v{state.version}: {verdict}")
+    print(f"{visible(state.role)} v{state.version}: {verdict}")
     print(f"  expires {state.expires:%Y-%m-%d %H:%M} UTC; {state.signatures} signature(s)")
     print(
         f"  payload {state.payload_sha256[:16]}...; reviewed: {'yes' if state.reviewed else 'no'}"
@@ -331,12 +356,14 @@ def _print_status(state: signing.RoleStatus) -> None:
         mark = "ok" if req.met else f"{req.missing} more needed"
         print(f"  {req.title}: {len(req.signed)} of {req.threshold} ({mark})")
         for key in req.signed.values():
-            print(f"    signed:  {signing.Holder.of(key).describe()}")
+            print(f"    signed:  {Holder.of(key).describe()}")
         for holder in req.still_needed():
             print(f"    waiting: {holder.describe()}")
 
 
-def _status_json(state: signing.RoleStatus) -> dict:
+def _status_json(state: signing.RoleStatus) -> dict[str, Any]:
+    from ceremony.keys import owner_of
+
     return {
         "role": state.role,
         "version": state.version,
@@ -357,94 +384,138 @@ def _status_json(state: signing.RoleStatus) -> dict:
     }
 
 
-def _sign_options(args: argparse.Namespace) -> signing.SignOptions:
-    return signing.SignOptions(
-        module_path=module_path(args),
-        pin_source=pin_source(args.pin_file),
-        key_label=args.key,
-        final_try=args.final_try,
-        allow_exportable=args.allow_exportable,
-    )
-
-
 def cmd_sign(args: argparse.Namespace) -> int:
-    ws = open_workspace(args)
-    staged = ws.staged_payload(args.role)
-    digest = signing.require_reviewed(ws, args.role, staged.digest)
-    print(f"Signing {args.role} v{staged.version()}, payload SHA-256 {digest}")
-    options = _sign_options(args)
-    lib = load_lib(args)
-    if args.token:
-        outcome = signing.sign_with_token(ws, staged, tokens.find_token(lib, args.token), options)
-        _print_outcome(outcome)
-    else:
-        outcome = _guided_round(ws, staged, lib, options)
-    if outcome is not None and outcome.complete:
-        print(f"{args.role} has every signature it needs. Next: ceremony publish {args.role}")
-        return 0
-    _print_waiting(ws, args.role)
-    return 0 if outcome is not None and outcome.signed else 1
-
-
-def _guided_round(ws: Workspace, staged: StagedPayload, lib, options: signing.SignOptions):
-    """Ask for every needed token in turn, by label and serial."""
-    outcome = None
-    for holder in signing.tokens_needed(ws, staged.role, staged):
-        token = _wait_for_token(lib, holder)
-        if token is None:
-            print(f"Skipped: {holder.describe()}")
-            continue
-        outcome = signing.sign_with_token(ws, staged, token, options)
-        _print_outcome(outcome)
-        if outcome.complete:
-            break
-    return outcome
-
-
-def _wait_for_token(lib, holder: signing.Holder):
-    interactive = sys.stdin is not None and sys.stdin.isatty()
-    while True:
-        token = signing.find_holder_token(lib, holder)
-        if token is not None:
-            return token
-        if not interactive:
-            return None
-        answer = input(
-            f"Insert the token of {holder.owner}: label {holder.token_label!r}, "
-            f"serial {holder.token_serial}. Press Enter when inserted, or type s to skip: "
+    ceremony = ceremony_of(args)
+    round_ = ceremony.signing_round(
+        args.role, token=args.token, key_label=args.key, allow_exportable=args.allow_exportable
+    )
+    print(f"Signing {visible(args.role)} v{round_.version}, payload SHA-256 {round_.digest}")
+    _answer_round(args, round_)
+    outcome = round_.outcome
+    _print_outcome(outcome)
+    if outcome.complete:
+        print(
+            f"{visible(args.role)} has every signature it needs. "
+            f"Next: ceremony publish {visible(args.role)}"
         )
-        if answer.strip().lower() == "s":
-            return None
+        return 0
+    for holder in round_.holders():
+        print(f"  still waiting for: {holder.describe()}")
+    return 0 if outcome.signed else 1
 
 
-def _print_outcome(outcome: signing.SignOutcome) -> None:
-    for holder in outcome.signed:
-        print(f"  signed and verified: {holder.describe()}")
+def _answer_round(args: argparse.Namespace, round_: rounds.SigningRound) -> None:
+    """Answer the round's steps at the terminal until it is done."""
+    from ceremony import rounds
+
+    pins = pin_source_for(args)
+    step = round_.poll()
+    while not isinstance(step, rounds.Done):
+        if isinstance(step, rounds.PinRefused):
+            raise _pin_error(step)
+        if isinstance(step, rounds.PinNeeded):
+            _say_pin(step)
+            step = round_.sign(pins, final_try=_final_try_ok(args, step))
+        elif isinstance(step, rounds.Signed):
+            for holder in step.keys:
+                print(f"  signed and verified: {holder.describe()}")
+            if round_.only_token is None:
+                print("  Remove this token now.")
+            step = round_.poll()
+        elif isinstance(step, rounds.TokenLost | rounds.TokenLocked):
+            step = _token_trouble(round_, step)
+        else:
+            step = _wait(round_, step)
+
+
+def _pin_error(step: rounds.PinRefused) -> CheckFailed:
+    assert step.error is not None
+    return step.error  # type: ignore[return-value]
+
+
+def _say_pin(step: rounds.PinNeeded) -> None:
+    assert step.token is not None
+    owners = ", ".join(sorted({visible(h.owner) for h in step.keys}))
+    print(f"Token {visible(step.token.name())} holds the key of: {owners}")
+    state = ", ".join(step.token.pin_state)
+    if state != "ok":
+        print(f"  the token reports: {state}")
+
+
+def _final_try_ok(args: argparse.Namespace, step: rounds.PinNeeded) -> bool:
+    """A final PIN try needs a confirmation: the option, or a typed yes."""
+    if not step.final_try or args.final_try:
+        return bool(args.final_try)
+    if not interactive():
+        return False
+    answer = ask("This token has ONE PIN try left; a wrong PIN locks it. Type yes to try: ")
+    return answer.strip().lower() == "yes"
+
+
+def _token_trouble(round_: rounds.SigningRound, step: rounds.Step) -> rounds.Step:
+    from ceremony import rounds
+
+    if isinstance(step, rounds.TokenLocked):
+        assert step.token is not None
+        print(f"  token {visible(step.token.name())}: the PIN is locked; it cannot sign")
+        return round_.skip()
+    assert isinstance(step, rounds.TokenLost) and step.error is not None
+    print(f"  {visible(step.error.problem)}")
+    if round_.only_token is not None or not interactive():
+        raise step.error
+    ask("Insert the token again and press Enter: ")
+    return round_.poll()
+
+
+def _wait(round_: rounds.SigningRound, step: rounds.Step) -> rounds.Step:
+    """Ask for the next holder's token, or skip them."""
+    from ceremony import rounds
+
+    holder = step.holder
+    if holder is None:
+        return round_.skip()
+    if isinstance(step, rounds.WrongToken) and step.token is not None:
+        whose = f" (it holds the key of {', '.join(visible(h) for h in step.holds)})"
+        print(
+            f"  The token present, {visible(step.token.name())}, does not hold the key of "
+            f"{visible(holder.owner)}{whose if step.holds else ''}."
+        )
+    if not interactive():
+        print(f"Skipped: {holder.describe()}")
+        return round_.skip()
+    answer = ask(
+        f"Insert the token of {visible(holder.owner)} ({holder.token_name()}). "
+        "Press Enter when inserted, or type s to skip: "
+    )
+    if answer.strip().lower() == "s":
+        print(f"Skipped: {holder.describe()}")
+        return round_.skip()
+    return round_.poll()
+
+
+def _print_outcome(outcome: rounds.RoundOutcome) -> None:
     for holder in outcome.already:
         print(f"  already signed: {holder.describe()}")
     for holder in outcome.not_needed:
         print(f"  not needed (threshold met): {holder.describe()}")
     for label in outcome.not_authorised:
-        print(f"  key {label!r} on this token is not authorised for {outcome.role}")
-
-
-def _print_waiting(ws: Workspace, role: str) -> None:
-    for holder in signing.tokens_needed(ws, role):
-        print(f"  still waiting for: {holder.describe()}")
+        role = visible(outcome.role)
+        print(f"  key {visible(label)!r} on this token is not authorised for {role}")
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
-    ws = open_workspace(args)
-    outcome = signing.merge(ws, Path(args.file), args.role)
+    ceremony = ceremony_of(args)
+    plan = ceremony.plan_merge(Path(args.file), args.role)
+    outcome = ceremony.merge(plan)
     for holder in outcome.added:
         print(f"  added: {holder.describe()}")
     for holder in outcome.already:
         print(f"  already present: {holder.describe()}")
     for keyid in outcome.unknown:
-        print(f"  ignored: key {keyid[:8]} is not authorised for {outcome.role}")
+        print(f"  ignored: key {keyid[:8]} is not authorised for {visible(outcome.role)}")
     if outcome.invalid:
         raise CheckFailed(
-            f"{len(outcome.invalid)} signature(s) in {args.file} do not verify "
+            f"{len(outcome.invalid)} signature(s) in {visible(args.file)} do not verify "
             f"(keys {', '.join(k[:8] for k in outcome.invalid)}); they were not kept",
             "ask that site to sign again; the valid ones above were merged",
         )
@@ -452,8 +523,9 @@ def cmd_merge(args: argparse.Namespace) -> int:
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
-    ws = open_workspace(args)
-    written = signing.publish(ws, args.role)
+    ceremony = ceremony_of(args)
+    plan = ceremony.plan_publish(args.role)
+    written = ceremony.publish(plan)
     for path in written:
-        print(f"Published {path.relative_to(ws.root)}")
+        print(f"Published {path.relative_to(ceremony.workspace.root)}")
     return 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 
 from ceremony import rehearsal, tokens
 
@@ -28,17 +27,31 @@ def cmd_rehearse(args: argparse.Namespace) -> int:
     plan = rehearsal.Rehearsal.beside(args.workspace)
     rehearsal.check_fresh(plan)
     rehearsal.use_private_softhsm(plan.tokens_dir)
-    os.environ.setdefault("CEREMONY_PIN", rehearsal.REHEARSAL_PIN)
-    os.environ.setdefault("CEREMONY_SO_PIN", rehearsal.REHEARSAL_SO_PIN)
     module = args.module or str(tokens.resolve_module_path(None))
     rehearsal.prepare(plan)
     base = ["--workspace", str(plan.workspace), "--module", module, "--allow-network"]
     operator = args.operator or "Rehearsal Operator"
 
     def run(argv: list[str]) -> int:
-        return main([*base, "--operator", operator, *argv])
+        # The rehearsal PIN answers this process's prompts; it never enters the
+        # environment, where a later command on a real token could find it.
+        return main(
+            [*base, "--operator", operator, *argv],
+            pin=rehearsal.REHEARSAL_PIN,
+            so_pin=rehearsal.REHEARSAL_SO_PIN,
+        )
 
-    start = [["audit", "start", "--title", "Rehearsal", "--witness", "Rehearsal Witness"]]
+    start = [
+        [
+            "audit",
+            "start",
+            "--new-workspace",
+            "--title",
+            "Rehearsal",
+            "--witness",
+            "Rehearsal Witness",
+        ]
+    ]
     steps = [
         *start,
         *rehearsal.holder_steps(plan),

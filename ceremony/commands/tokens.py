@@ -4,22 +4,24 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from ceremony import audit, tokens
 from ceremony.commands._common import (
     add_pin_options,
-    begin,
-    load_lib,
-    module_path,
+    ceremony_of,
+    pin_source_for,
     print_json,
     print_table,
-    record,
-    token_seen,
 )
-from ceremony.errors import KeyError_
-from ceremony.fsutil import write_atomic
-from ceremony.keys import key_to_json, owner_of, tuf_key_from_token
-from ceremony.pins import new_pin_source, pin_source
+from ceremony.text import visible
+
+if TYPE_CHECKING:
+    from securesystemslib.signer import Key
+
+    from ceremony.session import KeyInfo
+
+KEY_TYPES = ("ecdsa-p256", "ecdsa-p384", "ed25519", "rsa-3072", "rsa-4096")
+DEFAULT_KEY_TYPE = "ecdsa-p256"
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -85,8 +87,8 @@ def _register_key(sub: argparse._SubParsersAction, common: argparse.ArgumentPars
     generate.add_argument("--label", required=True, help="a name for the key on the token")
     generate.add_argument(
         "--type",
-        default=tokens.DEFAULT_KEY_TYPE,
-        choices=list(tokens.KEY_SPECS),
+        default=DEFAULT_KEY_TYPE,
+        choices=KEY_TYPES,
         help="key type (default: %(default)s, which every PIV card supports)",
     )
     generate.add_argument("--owner", help="the key holder's name, shown at every review")
@@ -137,22 +139,22 @@ def _token_option(parser: argparse.ArgumentParser, required: bool) -> None:
 
 
 def cmd_token_list(args: argparse.Namespace) -> int:
-    lib = load_lib(args)
-    infos = tokens.list_tokens(lib)
-    capabilities = _capabilities(lib)
+    ceremony = ceremony_of(args)
+    infos = ceremony.tokens()
+    capabilities = _capabilities(ceremony)
     if args.json:
         print_json(
             [dict(info.to_dict(), key_types=capabilities.get(info.slot_id, [])) for info in infos]
         )
         return 0
-    print(f"PKCS#11 module: {module_path(args)}")
+    print(f"PKCS#11 module: {ceremony.module_path}")
     rows = [
         [
             info.slot_id,
             info.label or "-",
             info.serial or "-",
             f"{info.manufacturer} {info.model}".strip() or "-",
-            ", ".join(info.pin_state) if info.present else "no token",
+            _pin_text(info),
             "yes" if info.pin_pad else "no",
             ", ".join(capabilities.get(info.slot_id, [])) or "-",
         ]
@@ -162,99 +164,94 @@ def cmd_token_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _capabilities(lib) -> dict[int, list[str]]:
+def _pin_text(info: Any) -> str:
+    if not info.present:
+        return "no token"
+    if info.problem:
+        return str(info.problem)
+    return ", ".join(info.pin_state)
+
+
+def _capabilities(ceremony: Any) -> dict[int, list[str]]:
+    from ceremony import tokens
+    from ceremony.errors import CeremonyError
+
     result = {}
-    for slot in lib.get_slots(token_present=True):
-        result[slot.slot_id] = tokens.supported_key_types(slot.get_token())
+    for token in ceremony.pool.present():
+        try:
+            result[token.slot.slot_id] = tokens.supported_key_types(token)
+        except CeremonyError:
+            continue
     return result
 
 
 def cmd_token_init(args: argparse.Namespace) -> int:
-    lib = load_lib(args)
-    if args.token and not args.erase:
-        # Checked before asking for PINs so nobody types them for nothing.
-        tokens.init_token_preflight(lib, args.token)
-    begin(args)
-    if args.erase:
-        record(
-            audit.CONFIRMATION, args.operator, action="erase and initialise token", token=args.token
-        )
-    so_pin = new_pin_source(args.so_pin_file, "CEREMONY_SO_PIN", "security officer PIN")
-    user_pin = new_pin_source(args.pin_file, "CEREMONY_PIN", "user PIN")
-    serial = tokens.init_token(
-        lib,
-        module_path(args),
-        label=args.label,
-        so_pin=so_pin,
-        user_pin=user_pin,
-        selector=args.token,
-        erase=args.erase,
+    from ceremony.pins import new_pin_source
+
+    ceremony = ceremony_of(args)
+    # Checked before asking for PINs so nobody types them for nothing.
+    ceremony.check_token_init(None if args.erase else args.token)
+    so_pin = getattr(args, "given_so_pin", None) or new_pin_source(
+        args.so_pin_file, "CEREMONY_SO_PIN", "security officer PIN"
+    )
+    user_pin = getattr(args, "given_pin", None) or new_pin_source(
+        args.pin_file, "CEREMONY_PIN", "user PIN"
+    )
+    info = ceremony.init_token(
+        args.label, so_pin, user_pin, selector=args.token, erase=args.erase
     )
     del so_pin, user_pin
-    token_seen(tokens.find_token(lib, serial))
-    print(f"Token {args.label!r} initialised (serial {serial}).")
+    print(f"Token {visible(args.label)!r} initialised (serial {visible(info.serial)}).")
     return 0
 
 
 def cmd_key_generate(args: argparse.Namespace) -> int:
-    lib = load_lib(args)
-    token = tokens.find_token(lib, args.token)
-    begin(args)
-    token_seen(token)
-    with tokens.logged_in(
-        token, pin_source(args.pin_file), rw=True, final_try=args.final_try
-    ) as session:
-        key = tokens.generate_key(session, args.type, args.label, args.owner)
-        tuf_key = tuf_key_from_token(token, key, args.owner)
-    record(
-        audit.KEY_GENERATED,
+    from ceremony.fsutil import write_atomic
+    from ceremony.keys import key_to_json
+
+    ceremony = ceremony_of(args)
+    generated = ceremony.generate_key(
+        args.token,
+        args.type,
+        args.label,
         args.owner,
-        keyid=tuf_key.keyid,
-        type=args.type,
-        label=key.label,
-        token=token.label.strip(),
-        serial=tokens.serial_of(token),
-        uri=tuf_key.unrecognized_fields["x-ceremony-uri"],
-        evidence=key.evidence.to_dict(),
-        born_on_token=key.evidence.born_on_token,
+        pin_source_for(args),
+        final_try=args.final_try,
     )
-    _print_key_report(key, tuf_key)
+    _print_key_report(generated.info, generated.key)
     if args.output:
-        write_atomic(Path(args.output), key_to_json(tuf_key))
+        write_atomic(Path(args.output), key_to_json(generated.key))
         print(f"Public key written to {args.output}")
     return 0
 
 
-def _print_key_report(key: tokens.TokenKey, tuf_key) -> None:
-    evidence = key.evidence
-    print(f"Key {key.label!r} created inside the token.")
+def _print_key_report(info: KeyInfo, tuf_key: Key) -> None:
+    from ceremony.keys import URI_FIELD, owner_of
+
+    print(f"Key {visible(info.label)!r} created inside the token.")
     print(f"  type:   {tuf_key.keytype} / {tuf_key.scheme}")
     print(f"  keyid:  {tuf_key.keyid}")
-    print(f"  owner:  {owner_of(tuf_key)}")
-    print(f"  uri:    {tuf_key.unrecognized_fields['x-ceremony-uri']}")
+    print(f"  owner:  {visible(owner_of(tuf_key))}")
+    print(f"  uri:    {visible(tuf_key.unrecognized_fields[URI_FIELD])}")
     print("  evidence read back from the token:")
-    for name, value in evidence.to_dict().items():
+    assert info.evidence is not None
+    for name, value in info.evidence.to_dict().items():
         print(f"    {name.upper():18} {value}")
-    verdict = "born on the token, cannot leave it" if evidence.born_on_token else "NOT PROVEN"
+    verdict = "born on the token, cannot leave it" if info.born_on_token else "NOT PROVEN"
     print(f"  verdict: {verdict}")
 
 
 def cmd_key_list(args: argparse.Namespace) -> int:
-    lib = load_lib(args)
+    ceremony = ceremony_of(args)
     if args.token:
-        selected = [tokens.find_token(lib, args.token)]
+        selected = [args.token]
     else:
-        selected = [
-            slot.get_token()
-            for slot in lib.get_slots(token_present=True)
-            if slot.get_token().flags & tokens.TokenFlag.TOKEN_INITIALIZED
-        ]
+        selected = [t.serial for t in ceremony.tokens() if t.present and t.initialized]
     entries = []
-    source = pin_source(args.pin_file)
-    for token in selected:
-        with tokens.logged_in(token, source, final_try=args.final_try) as session:
-            for key in tokens.list_keys(session):
-                entries.append(_key_entry(token, key))
+    source = pin_source_for(args)
+    for selector in selected:
+        for info in ceremony.token_keys(selector, source):
+            entries.append(_key_entry(info))
     if args.json:
         print_json(entries)
         return 0
@@ -273,33 +270,36 @@ def cmd_key_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _key_entry(token, key: tokens.TokenKey) -> dict:
-    try:
-        tuf_key = tuf_key_from_token(token, key)
-        keyid, key_type = tuf_key.keyid, tokens.spec_for_key(key.public, key.key_type).name
-    except KeyError_ as error:
-        keyid, key_type = None, f"unsupported ({error.problem})"
+def _key_entry(info: KeyInfo) -> dict[str, Any]:
+    evidence = info.evidence
     return {
-        "token": token.label.strip(),
-        "serial": tokens.serial_of(token),
-        "label": key.label,
-        "id": key.key_id.hex(),
-        "type": key_type,
-        "keyid": keyid,
-        "owner": key.owner,
-        "evidence": key.evidence.to_dict(),
-        "born_on_token": key.evidence.born_on_token,
-        "evidence_failures": ", ".join(key.evidence.failures()),
+        "token": info.token.label,
+        "serial": info.token.serial,
+        "label": info.label,
+        "id": info.key_id,
+        "type": info.key_type,
+        "keyid": info.keyid,
+        "owner": info.owner,
+        "evidence": evidence.to_dict() if evidence is not None else None,
+        "born_on_token": bool(info.born_on_token),
+        "evidence_failures": ", ".join(evidence.failures()) if evidence is not None else "",
     }
 
 
 def cmd_key_export(args: argparse.Namespace) -> int:
-    lib = load_lib(args)
-    token = tokens.find_token(lib, args.token)
-    with tokens.logged_in(token, pin_source(args.pin_file), final_try=args.final_try) as session:
-        key = tokens.find_key(session, label=args.label)
-        tokens.require_born_on_token(key, args.allow_exportable)
-        tuf_key = tuf_key_from_token(token, key, args.owner)
+    from ceremony.fsutil import write_atomic
+    from ceremony.keys import key_to_json, owner_of
+
+    tuf_key = ceremony_of(args).export_key(
+        args.token,
+        args.label,
+        args.owner,
+        pin_source_for(args),
+        allow_exportable=args.allow_exportable,
+        final_try=args.final_try,
+    )
     write_atomic(Path(args.output), key_to_json(tuf_key))
-    print(f"Public key {tuf_key.keyid[:16]} ({owner_of(tuf_key)}) written to {args.output}")
+    print(
+        f"Public key {tuf_key.keyid[:16]} ({visible(owner_of(tuf_key))}) written to {args.output}"
+    )
     return 0

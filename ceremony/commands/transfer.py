@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TextIO
 
-from ceremony.commands._common import open_workspace
+from ceremony.commands._common import ceremony_of
 from ceremony.errors import BadInput, CheckFailed, TransferError
 from ceremony.transfer import bundle as bundles
 from ceremony.transfer import exchange, qrrender
@@ -129,8 +129,8 @@ def _build(ws: Workspace, args: argparse.Namespace) -> Bundle:
 
 def cmd_export(args: argparse.Namespace) -> int:
     _check_export_args(args)
-    _build(Workspace.open(Path(args.workspace)), args)  # refuse bad roles before the record
-    ws = open_workspace(args)
+    _build(ceremony_of(args).workspace, args)  # refuse bad roles before the record
+    ws = ceremony_of(args).writable_workspace()
     bundle = _build(ws, args)  # again: the bundle carries the record up to now
     if args.dir:
         _export_dir(ws, bundle, Path(args.dir))
@@ -404,8 +404,8 @@ def _read_bundle(args: argparse.Namespace) -> tuple[Bundle, str]:
 
 def cmd_import(args: argparse.Namespace) -> int:
     bundle, source = _read_bundle(args)
-    plan = exchange.plan_import(Workspace.open(Path(args.workspace)), bundle, source)
-    ws = open_workspace(args)  # all checks passed: now the record, then the writes
+    plan = exchange.plan_import(ceremony_of(args).workspace, bundle, source)
+    ws = ceremony_of(args).writable_workspace()  # all checks passed: the record, then writes
     report = exchange.apply_import(ws, plan)
     _print_report(report, bundle)
     if report.failed:

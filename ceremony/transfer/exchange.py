@@ -41,23 +41,22 @@ writes an ``import``/``export`` record naming every file and its SHA-256.
 
 from __future__ import annotations
 
-import re
-import shutil
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from securesystemslib.signer import Key
-from tuf.api.metadata import Metadata, Targets
+from tuf.api.metadata import Metadata, Root, Targets
 
 from ceremony import audit, signing
-from ceremony.errors import BadInput, CeremonyError, TransferError, WorkspaceError
+from ceremony.errors import BadInput, CeremonyError, CheckFailed, TransferError, WorkspaceError
 from ceremony.fsutil import write_atomic
-from ceremony.keys import load_key_file, owner_of
+from ceremony.keys import URI_FIELD, Pkcs11Uri, owner_of, parse_key_bytes
 from ceremony.metafile import parse_metadata, payload_sha256
-from ceremony.roles import delegator_of
+from ceremony.roles import check_root, check_targets, delegator_of
+from ceremony.text import visible
 from ceremony.transfer.bundle import Bundle, BundleFile, check_repository, write_dir
 from ceremony.workspace import Workspace, check_role_name
 
@@ -248,14 +247,44 @@ def _group(bundle: Bundle, plan: ImportPlan) -> dict[str, list[BundleFile]]:
 
 
 def _incoming(item: BundleFile, role: str) -> Metadata:
+    """A role file from the bundle, held to every rule a proposal made here is."""
     expected = "root" if role == "root" else None
-    metadata = parse_metadata(item.data, f"{item.name} in the bundle", expected)
+    source = f"{visible(item.name)} in the bundle"
+    metadata = parse_metadata(item.data, source, expected)
     if role != "root" and not isinstance(metadata.signed, Targets):
         raise TransferError(
-            f"{item.name} in the bundle holds {metadata.signed.type} metadata, not {role}",
+            f"{source} holds {metadata.signed.type} metadata, not {visible(role)}",
             "export the bundle again with this tool",
         )
+    try:
+        if isinstance(metadata.signed, Root):
+            check_root(metadata.signed)
+            _check_uris(metadata.signed.keys.values(), source)
+        else:
+            check_targets(metadata.signed)
+            if metadata.signed.delegations is not None:
+                _check_uris(metadata.signed.delegations.keys.values(), source)
+    except TransferError:
+        raise
+    except CeremonyError as error:
+        raise TransferError(f"{source}: {error.problem}", error.fix) from None
     return metadata
+
+
+def _check_uris(keys: Iterable[Key], source: str) -> None:
+    """A key URI that does not parse would break status and signing later: refuse it now."""
+    for key in keys:
+        text = key.unrecognized_fields.get(URI_FIELD)
+        if text is None:
+            continue
+        try:
+            Pkcs11Uri.parse(text)
+        except (CeremonyError, UnicodeDecodeError, ValueError):
+            raise TransferError(
+                f"{source}: key {key.keyid[:8]} carries a token location that is not a "
+                f"pkcs11: URI ({visible(text)})",
+                "do not use this bundle; export the proposal again at the other site",
+            ) from None
 
 
 def _plan_partial(ws: Workspace, items: list[BundleFile], plan: ImportPlan) -> None:
@@ -284,17 +313,46 @@ def _plan_role(
     version = metadata.signed.version
     published = _published_version(ws, role)
     if version <= published:
+        _check_not_a_fork(ws, role, item, metadata)
         plan.notes.append(
-            f"{item.name}: {role} v{version} is not newer than v{published} published here, "
-            "left alone"
+            f"{visible(item.name)}: {visible(role)} v{version} is not newer than "
+            f"v{published} published here, left alone"
         )
         return
+    if metadata.signed.is_expired(datetime.now(UTC)):
+        raise CheckFailed(
+            f"{visible(item.name)} in the bundle is {visible(role)} v{version}, which expired "
+            f"on {metadata.signed.expires:%Y-%m-%d}",
+            "ask the other site for a proposal that has not expired",
+        )
     staged = role in ws.staged_roles()
     if staged:
         _same_proposal(ws, role, item, metadata)
     else:
         _check_signable(ws, plan, role, metadata)
     plan.roles.append(RoleItem(role, item.name, item.data, metadata, not staged, published or None))
+
+
+def _check_not_a_fork(ws: Workspace, role: str, item: BundleFile, metadata: Metadata) -> None:
+    """An old version may arrive again; a different one under a published number is a fork."""
+    version = metadata.signed.version
+    ours = ws.published("root", version) if role == "root" else _published_at(ws, role, version)
+    if ours is not None and payload_sha256(ours) != payload_sha256(metadata):
+        raise CheckFailed(
+            f"{visible(item.name)} in the bundle is a different {visible(role)} v{version} from "
+            "the one published here: the repository has forked",
+            "do not use this bundle: stop, and find out where this version came from",
+        )
+
+
+def _published_at(ws: Workspace, role: str, version: int) -> Metadata | None:
+    numbered = ws.published(role, version)
+    if numbered is not None:
+        return numbered
+    current = ws.published(role)
+    if current is not None and current.signed.version == version:
+        return current
+    return None
 
 
 def _same_proposal(ws: Workspace, role: str, item: BundleFile, metadata: Metadata) -> None:
@@ -352,13 +410,15 @@ def _check_root_history(
     ours = ws.published_bytes("root", version)
     if ours is None:
         plan.notes.append(
-            f"{item.name}: root v{version} is not published here; a root is published "
-            "by a ceremony, not imported, so it was left alone"
+            f"{visible(item.name)}: root v{version} is not published here; a root is "
+            "published by a ceremony, not imported, so it was left alone"
         )
     elif ours != item.data:
-        raise TransferError(
-            f"{item.name} in the bundle differs from root v{version} published here",
-            "do not use this bundle: find out where this root came from before going on",
+        raise CheckFailed(
+            f"{visible(item.name)} in the bundle is a different root v{version} from the one "
+            "published here: the root of trust has forked",
+            "do not use this bundle: stop, and find out where this root came from before "
+            "going on",
         )
     else:
         plan.notes.append(f"{item.name}: root v{version} is already published here")
@@ -375,22 +435,19 @@ def _check_against_published(
         if current is not None and current.signed.version == version:
             ours = ws.published_bytes(role)
     if ours is not None and ours != item.data:
-        raise TransferError(
-            f"{item.name} in the bundle differs from {role} v{version} published here",
+        raise CheckFailed(
+            f"{visible(item.name)} in the bundle is a different {visible(role)} v{version} "
+            "from the one published here",
             "do not use this bundle: a published version never changes; find out why",
         )
 
 
 def _parse_key(item: BundleFile) -> tuple[str, Key]:
-    """load_key_file reads paths, so each key goes through a private temporary file."""
-    with tempfile.TemporaryDirectory(prefix="ceremony-key-") as tmp:
-        path = Path(tmp) / Path(item.name).name
-        path.write_bytes(item.data)
-        try:
-            return item.name, load_key_file(path)
-        except CeremonyError as exc:
-            problem = exc.problem.replace(str(path), f"{item.name} in the bundle")
-            raise TransferError(problem, "export the keys again: ceremony export --keys") from None
+    """A public key from the bundle, held to the same rules as a key file."""
+    try:
+        return item.name, parse_key_bytes(item.data, f"{visible(item.name)} in the bundle")
+    except CeremonyError as exc:
+        raise TransferError(exc.problem, "export the keys again: ceremony export --keys") from None
 
 
 def _new_transcripts(ws: Workspace, items: list[BundleFile]) -> list[BundleFile]:
@@ -463,9 +520,12 @@ def apply_import(ws: Workspace, plan: ImportPlan) -> ImportReport:
     report.notes = list(plan.notes)
     report.roles = [_apply_role(ws, item) for item in plan.roles]
     for name, key in plan.keys:
-        present = _key_path(ws, key).exists()
+        present = ws.key_path(key).exists()
         path = ws.add_key(key)
-        shown = f"{path.relative_to(ws.root).as_posix()} ({owner_of(key)}, from {name})"
+        shown = (
+            f"{path.relative_to(ws.root).as_posix()} ({visible(owner_of(key))}, "
+            f"from {visible(name)})"
+        )
         (report.keys_present if present else report.keys_added).append(shown)
     report.transcripts = [_keep_transcript(ws, bundle, item) for item in plan.transcripts]
     ws.record(audit.IMPORT, None, **_import_details(report, bundle))
@@ -488,13 +548,8 @@ def _apply_role(ws: Workspace, item: RoleItem) -> RoleResult:
             expires=item.metadata.signed.expires.isoformat(),
             source=f"import of {item.name}",
         )
-    tmp = Path(tempfile.mkdtemp(prefix="ceremony-import-"))
-    try:
-        path = tmp / f"{item.role}.json"
-        path.write_bytes(item.data)
-        outcome = signing.merge(ws, path, item.role)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    merge = signing.plan_merge_metadata(ws, item.role, item.metadata, item.name)
+    outcome = signing.apply_merge(ws, merge)
     return RoleResult(
         item.role,
         item.metadata.signed.version,
@@ -504,12 +559,6 @@ def _apply_role(ws: Workspace, item: RoleItem) -> RoleResult:
         list(outcome.unknown),
         list(outcome.invalid),
     )
-
-
-def _key_path(ws: Workspace, key: Key) -> Path:
-    """Where Workspace.add_key puts a key, to tell new keys from known ones."""
-    slug = re.sub(r"[^A-Za-z0-9]+", "-", owner_of(key)).strip("-").lower() or "key"
-    return ws.keys_dir / f"{slug}-{key.keyid[:12]}.json"
 
 
 def _keep_transcript(ws: Workspace, bundle: Bundle, item: BundleFile) -> str:

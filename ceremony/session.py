@@ -1,0 +1,578 @@
+"""The ceremony: one object that owns a workspace's record, tokens and changes.
+
+Both front ends (the command line and the app) and the runbooks drive a
+:class:`Ceremony` and nothing else, so every safeguard is theirs for free:
+the record is opened only through the air-gap preflight and the network
+policy; a write with no open record is refused; every state change (a key
+generated, a token initialised, a proposal staged, a review confirmed, a
+signature made, a publish, an import or export, an error, an override) is
+recorded here, by the core, with overrides as data; the PKCS#11 module is
+the one the operator chose, recorded with its SHA-256 before use; the token
+pool belongs to this ceremony and logs out when it closes.
+
+A Ceremony never prompts, prints or exits: questions to people are the
+front end's (PIN sources, the signing round's steps), and every refusal is
+one of our own errors with the fix in words.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from securesystemslib.signer import SSlibKey
+
+from ceremony import airgap, audit, plans, signing, tokens
+from ceremony.airgap import PreflightReport
+from ceremony.config import load_config
+from ceremony.errors import (
+    BadInput,
+    CeremonyError,
+    KeyError_,
+    NoRecord,
+    NotAWorkspace,
+    WorkspaceError,
+)
+from ceremony.keys import tuf_key_from_token
+from ceremony.review import Review, confirm_review, describe_staged
+from ceremony.rounds import SigningRound
+from ceremony.text import visible
+from ceremony.tokens import Evidence, PinSource, TokenInfo, TokenPool
+from ceremony.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    """A key pair on a token, as front ends show it."""
+
+    token: TokenInfo
+    label: str
+    key_id: str
+    key_type: str
+    keyid: str | None
+    owner: str | None
+    evidence: Evidence | None
+    key: SSlibKey | None
+
+    @property
+    def born_on_token(self) -> bool | None:
+        return None if self.evidence is None else self.evidence.born_on_token
+
+
+@dataclass(frozen=True)
+class GeneratedKey:
+    """A key generated on a token, with the evidence read back from it."""
+
+    info: KeyInfo
+    key: SSlibKey
+
+
+class Ceremony:
+    """One ceremony on one workspace folder (which may not be a workspace yet).
+
+    ``allow_network`` is the operator's recorded override for rehearsals on
+    networked machines; ``on_wait`` is told when another command holds the
+    workspace lock; ``check`` runs the air-gap preflight (tests pass their
+    own readings).
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        operator: str | None = None,
+        allow_network: bool = False,
+        module: str | Path | None = None,
+        on_wait: Callable[[str], None] | None = None,
+        check: Callable[[], PreflightReport] | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.operator = operator
+        self.allow_network = allow_network
+        self._module = str(module) if module else None
+        self._on_wait = on_wait
+        self._check = check
+        self._workspace: Workspace | None = None
+        self._pool: TokenPool | None = None
+        self._module_path: Path | None = None
+        self.transcript: audit.Transcript | None = None
+        self.last_preflight: PreflightReport | None = None
+
+    def __enter__(self) -> Ceremony:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Log out of every token this ceremony logged in to."""
+        if self._pool is not None:
+            self._pool.close()
+
+    # ------------------------------------------------------------ workspace
+
+    @property
+    def is_workspace(self) -> bool:
+        return load_config(self.path) is not None
+
+    @property
+    def workspace(self) -> Workspace:
+        """The workspace; refused (NotAWorkspace) when the folder is not one."""
+        if self._workspace is None:
+            ws = Workspace.open(self.path)
+            ws.on_wait = self._on_wait
+            if self.transcript is not None:
+                ws.set_recorder(self.transcript.record)
+            self._workspace = ws
+        return self._workspace
+
+    def require_workspace(self) -> Workspace:
+        """The workspace, for commands that must not create one by accident."""
+        return self.workspace
+
+    # -------------------------------------------------------------- module
+
+    @property
+    def module_path(self) -> Path:
+        """The module the operator chose: --module, the environment, ceremony.toml,
+        or a system install path. Never a path from a key URI."""
+        if self._module_path is None:
+            config = load_config(self.path)
+            configured = config.module if config is not None else None
+            self._module_path = tokens.resolve_module_path(self._module, configured)
+        return self._module_path
+
+    def optional_module_path(self) -> Path | None:
+        try:
+            return self.module_path
+        except CeremonyError:
+            return None
+
+    @property
+    def pool(self) -> TokenPool:
+        """The tokens of this ceremony; the module is recorded before first use."""
+        if self._pool is None:
+            pool = TokenPool(self.module_path)
+            self._record_module(pool)
+            self._pool = pool
+        return self._pool
+
+    def _record_module(self, pool: TokenPool) -> None:
+        if self.transcript is None:
+            return
+        digest = _sha256_file(pool.module_path)
+        start = audit.read_records(self.transcript.path)[0][0]["details"]
+        if start.get("module_path") == str(pool.module_path) and (
+            start.get("module_sha256") == digest
+        ):
+            return
+        self.record(
+            audit.MODULE,
+            module_path=str(pool.module_path),
+            module_sha256=digest,
+            **tokens.module_details(pool.lib),
+        )
+
+    # -------------------------------------------------------------- record
+
+    def begin(self, *, title: str | None = None, witnesses: Iterable[str] = ()) -> audit.Transcript:
+        """What every state change does first: preflight, then today's open record.
+
+        Today's open record is continued; otherwise a new one starts, which
+        needs an operator's name (a record with nobody responsible is no
+        record). With the network up the ceremony stops unless the operator
+        allowed it, which is recorded once as an exception.
+        """
+        if self.transcript is not None:
+            return self.transcript
+        report = self._preflight()
+        current = audit.Transcript.current(self.path)
+        today = datetime.now(UTC).date()
+        if current is not None and current.started.date() == today:
+            already = self.allow_network and audit.override_recorded(current, report)
+            if report.network_up and not already:
+                audit.record_preflight(
+                    current, report, allow_network=self.allow_network, actor=self.operator
+                )
+            return self._attach(current)
+        if not self.operator:
+            raise NoRecord(
+                "no ceremony record is open, and a new one needs the operator's name",
+                "start the ceremony with: ceremony audit start --title TITLE --operator NAME "
+                "(or give --operator NAME to this command)",
+            )
+        title = title or f"Ceremony of {today.isoformat()}"
+        return self._start(title, witnesses, report, implicit=True)
+
+    def start(
+        self, title: str, witnesses: Iterable[str] = (), *, new_workspace: bool = False
+    ) -> audit.Transcript:
+        """Begin a ceremony explicitly (``audit start``): a new record, always.
+
+        Refused while another record is open (close it first), without an
+        operator, and on a folder that is not a workspace unless
+        ``new_workspace`` says to create one (a typo must not become one).
+        """
+        if not self.operator:
+            raise BadInput(
+                "a ceremony needs an operator's name for its record",
+                "give --operator NAME (the person running the laptop)",
+            )
+        if not self.is_workspace and not new_workspace:
+            raise NotAWorkspace(
+                f"{self.path} is not a ceremony workspace",
+                "check the --workspace path (a typo?); to begin a new repository here, "
+                "add --new-workspace",
+            )
+        current = audit.Transcript.current(self.path)
+        if current is not None:
+            raise WorkspaceError(
+                f"a ceremony record is already open: {visible(current.title)!r} "
+                f"({current.path.name}, started {current.started:%Y-%m-%d %H:%M} UTC)",
+                "close it first with: ceremony audit close; or go on in it without audit start",
+            )
+        report = self._preflight()
+        transcript = self._start(title, witnesses, report, implicit=False)
+        if new_workspace and not self.is_workspace:
+            Workspace.create(self.path, _new_config(self.path), transcript.record)
+        return transcript
+
+    def _preflight(self) -> PreflightReport:
+        report = (self._check or airgap.preflight)()
+        self.last_preflight = report
+        return report
+
+    def _start(
+        self, title: str, witnesses: Iterable[str], report: PreflightReport, implicit: bool
+    ) -> audit.Transcript:
+        transcript = audit.Transcript.start(
+            self.path,
+            title=title,
+            operator=self.operator,
+            witnesses=witnesses,
+            module_path=self.optional_module_path(),
+            implicit=implicit,
+        )
+        try:
+            audit.record_preflight(
+                transcript, report, allow_network=self.allow_network, actor=self.operator
+            )
+        except CeremonyError:
+            transcript.close(self.operator, outcome="refused before anything changed")
+            raise
+        return self._attach(transcript)
+
+    def _attach(self, transcript: audit.Transcript) -> audit.Transcript:
+        self.transcript = transcript
+        if self._workspace is not None:
+            self._workspace.set_recorder(transcript.record)
+        if self._pool is not None:
+            self._record_module(self._pool)
+        return transcript
+
+    def record(self, event: str, actor: str | None = None, **details: Any) -> None:
+        """Append to the open record; refused when none is open."""
+        if self.transcript is None:
+            raise NoRecord(
+                "no ceremony record is open",
+                "start one with: ceremony audit start --title TITLE --operator NAME",
+            )
+        self.transcript.record(event, actor, **details)
+
+    def record_error(self, error: CeremonyError) -> None:
+        """An error of a state change goes into its record, if one is open."""
+        if self.transcript is None or self.transcript.closed:
+            return
+        try:
+            self.transcript.record(audit.ERROR, None, problem=error.problem, fix=error.fix)
+        except (CeremonyError, OSError, ValueError):
+            return
+
+    def confirm(self, action: str, actor: str | None = None, **details: Any) -> None:
+        """A person confirmed something the procedure asks them to."""
+        self.record(audit.CONFIRMATION, actor or self.operator, action=action, **details)
+
+    def close_record(self, **details: Any) -> str:
+        """End the open ceremony; returns the head hash for the witnesses."""
+        transcript = self.transcript or audit.Transcript.current(self.path)
+        if transcript is None:
+            raise BadInput(
+                f"no open ceremony record in {self.path / audit.TRANSCRIPTS_DIR}",
+                "start one with 'ceremony audit start', or check --workspace",
+            )
+        head = transcript.close(self.operator, **details)
+        self.transcript = transcript
+        return head
+
+    def _writable(self) -> Workspace:
+        """The workspace with its record open: what every change needs."""
+        ws = self.workspace
+        self.begin()
+        return ws
+
+    # -------------------------------------------------------------- tokens
+
+    def tokens(self) -> list[TokenInfo]:
+        """Every slot and what is in it now (no record: nothing changes)."""
+        return self.pool.tokens()
+
+    def token_keys(self, selector: str, pin_source: PinSource | None = None) -> list[KeyInfo]:
+        """The key pairs on a token. Without a PIN only public keys are read
+        (no evidence); with one, each private key's evidence too."""
+        token = self.pool.find(selector)
+        info = tokens.info_of(token)
+        if pin_source is None:
+            return [_public_info(token, info, pub) for pub in tokens.public_keys(token)]
+        with tokens.logged_in(token, pin_source) as session:
+            return [_key_info(token, info, key) for key in tokens.list_keys(session)]
+
+    def generate_key(
+        self,
+        selector: str,
+        key_type: str,
+        label: str,
+        owner: str | None,
+        pin_source: PinSource | None,
+        *,
+        final_try: bool = False,
+    ) -> GeneratedKey:
+        """A key pair born on the token, its evidence read back and recorded."""
+        if key_type not in tokens.KEY_SPECS:
+            raise KeyError_(
+                f"unknown key type {visible(key_type)!r}",
+                f"choose one of: {', '.join(tokens.KEY_SPECS)}",
+            )
+        self.require_workspace()
+        token = self.pool.find(selector)
+        self._writable()
+        info = tokens.info_of(token)
+        self.record(audit.TOKEN_SEEN, **info.to_dict())
+        with tokens.logged_in(token, pin_source, rw=True, final_try=final_try) as session:
+            key = tokens.generate_key(session, key_type, label, owner)
+            tuf_key = tuf_key_from_token(token, key, owner)
+            shown = _key_info(token, info, key, owner)
+        self.record(
+            audit.KEY_GENERATED,
+            owner,
+            keyid=tuf_key.keyid,
+            type=key_type,
+            label=key.label,
+            token=info.label,
+            serial=info.serial,
+            uri=tuf_key.unrecognized_fields.get("x-ceremony-uri"),
+            evidence=key.evidence.to_dict(),
+            born_on_token=key.evidence.born_on_token,
+        )
+        return GeneratedKey(shown, tuf_key)
+
+    def export_key(
+        self,
+        selector: str,
+        label: str,
+        owner: str | None,
+        pin_source: PinSource | None,
+        *,
+        allow_exportable: bool = False,
+        final_try: bool = False,
+    ) -> SSlibKey:
+        """A key's public half as a TUF key, refused when not proven born on the token."""
+        token = self.pool.find(selector)
+        with tokens.logged_in(token, pin_source, final_try=final_try) as session:
+            key = tokens.find_key(session, label=label)
+            tokens.require_born_on_token(key, allow_exportable)
+            return tuf_key_from_token(token, key, owner)
+
+    def check_token_init(self, selector: str | None) -> None:
+        """Refuse early (before PINs are typed) what init_token would refuse."""
+        self.require_workspace()
+        if selector is not None:
+            tokens.init_token_preflight(self.pool.lib, selector)
+
+    def init_token(
+        self,
+        label: str,
+        so_pin: str,
+        user_pin: str,
+        *,
+        selector: str | None = None,
+        erase: bool = False,
+    ) -> TokenInfo:
+        """Initialise a token (erasing one only when asked); recorded with what it is."""
+        self.require_workspace()
+        lib = self.pool.lib
+        self._writable()
+        if erase:
+            self.confirm("erase and initialise token", token=selector)
+        serial = tokens.init_token(
+            lib,
+            self.module_path,
+            label=label,
+            so_pin=so_pin,
+            user_pin=user_pin,
+            selector=selector,
+            erase=erase,
+        )
+        info = tokens.info_of(self.pool.find(serial))
+        self.record(audit.TOKEN_INITIALISED, self.operator, erased=erase, **info.to_dict())
+        return info
+
+    # ------------------------------------------------------------- changes
+
+    def plan_root_init(
+        self,
+        plan: Any,
+        expiry_days: dict[str, int],
+        repository: str | None,
+        profile: str | None = None,
+    ) -> plans.StagePlan:
+        return plans.plan_root_init(self.path, plan, expiry_days, repository, profile)
+
+    def plan_rotation(self, plan: Any) -> plans.StagePlan:
+        return plans.plan_rotation(self.workspace, plan)
+
+    def plan_delegation(
+        self, plan: Any, delegator: str, expiry_days: int | None
+    ) -> plans.StagePlan:
+        return plans.plan_delegation(self.workspace, plan, delegator, expiry_days)
+
+    def plan_revoke(self, name: str, delegator: str) -> plans.StagePlan:
+        return plans.plan_revoke(self.workspace, name, delegator)
+
+    def plan_bump(self, role: str, expiry_days: int | None) -> plans.StagePlan:
+        return plans.plan_bump(self.workspace, role, expiry_days)
+
+    def stage(self, plan: plans.StagePlan) -> plans.Staged:
+        """Carry out a stage plan (creating the workspace for a root init)."""
+        if plan.create_workspace:
+            if self.is_workspace:
+                raise WorkspaceError(
+                    f"{self.path} became a workspace after the plan was made",
+                    "plan the root init again",
+                )
+            self.begin()
+            assert self.transcript is not None and plan.config is not None
+            ws = Workspace.create(self.path, plan.config, self.transcript.record)
+            ws.on_wait = self._on_wait
+            self._workspace = ws
+        else:
+            self._writable()
+        return plans.stage(self.workspace, plan)
+
+    def review(self, role: str) -> Review:
+        """What the staged role changes, in words, with its hash; writes nothing."""
+        return describe_staged(self.workspace, role)
+
+    def confirm_review(self, review: Review, actor: str | None = None) -> None:
+        """The review was shown: from now on exactly that payload may be signed."""
+        confirm_review(self._writable(), review, actor)
+
+    def status(self) -> list[signing.RoleStatus]:
+        return signing.status(self.workspace)
+
+    def signing_round(
+        self,
+        role: str,
+        *,
+        token: str | None = None,
+        key_label: str | None = None,
+        allow_exportable: bool = False,
+    ) -> SigningRound:
+        """The guided round for a reviewed proposal (see ceremony.rounds)."""
+        ws = self._writable()
+        signing.require_reviewed(ws, role, ws.staged_payload(role).digest)
+        if allow_exportable:
+            self.record(
+                audit.CONFIRMATION,
+                self.operator,
+                action="allow keys that may exist outside their tokens",
+                override="exportable-key",
+                role=role,
+            )
+        return SigningRound(
+            ws, self.pool, role, token=token, key_label=key_label, allow_exportable=allow_exportable
+        )
+
+    def plan_merge(self, path: Path, role: str | None = None) -> signing.MergePlan:
+        return signing.plan_merge(self.workspace, path, role)
+
+    def merge(self, plan: signing.MergePlan) -> signing.MergeOutcome:
+        return signing.apply_merge(self._writable(), plan)
+
+    def plan_publish(self, role: str) -> signing.PublishPlan:
+        return signing.plan_publish(self.workspace, role)
+
+    def publish(self, plan: signing.PublishPlan) -> list[Path]:
+        return signing.apply_publish(self._writable(), plan)
+
+    def writable_workspace(self) -> Workspace:
+        """The workspace with its record open, for the transfer plans (imports, exports)."""
+        return self._writable()
+
+
+def _new_config(path: Path) -> Any:
+    from ceremony.config import Config
+
+    return Config(repository=path.resolve().name or "tuf-repository")
+
+
+def _sha256_file(path: Path) -> str | None:
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+def _key_type_name(public: Any, key_type: Any) -> str:
+    try:
+        return tokens.spec_for_key(public, key_type).name
+    except CeremonyError as error:
+        return f"unsupported ({error.problem})"
+
+
+def _public_info(token: Any, info: TokenInfo, pub: tokens.PublicKey) -> KeyInfo:
+    """What can be said of a key without logging in: no evidence yet."""
+    key: SSlibKey | None = None
+    if pub.crypto is not None:
+        try:
+            key = SSlibKey.from_crypto(pub.crypto)
+        except ValueError:
+            key = None
+    return KeyInfo(
+        info,
+        pub.label,
+        pub.key_id.hex(),
+        pub.key_type_name,
+        key.keyid if key is not None else None,
+        pub.owner,
+        None,
+        key,
+    )
+
+
+def _key_info(
+    token: Any, info: TokenInfo, key: tokens.TokenKey, owner: str | None = None
+) -> KeyInfo:
+    tuf: SSlibKey | None
+    try:
+        tuf = tuf_key_from_token(token, key, owner)
+    except CeremonyError:
+        tuf = None
+    key_type = _key_type_name(key.public, key.key_type) if key.public is not None else "?"
+    return KeyInfo(
+        info,
+        key.label,
+        key.key_id.hex(),
+        key_type,
+        tuf.keyid if tuf is not None else None,
+        owner or key.owner,
+        key.evidence,
+        tuf,
+    )
