@@ -19,14 +19,21 @@ import pytest
 SO_PIN = "87654321"
 USER_PIN = "123456"
 
-_SOFTHSM_DIR = Path(tempfile.mkdtemp(prefix="ceremony-softhsm-"))
-(_SOFTHSM_DIR / "tokens").mkdir()
-(_SOFTHSM_DIR / "softhsm2.conf").write_text(
-    f"directories.tokendir = {_SOFTHSM_DIR / 'tokens'}\n"
-    "objectstore.backend = file\n"
-    "log.level = ERROR\n"
-    "slots.removable = false\n"
-)
+# This file is imported twice (by pytest, and as tests.conftest by modules
+# that import USER_PIN): the token directory is made once per process.
+_MARK = "CEREMONY_TEST_SOFTHSM_DIR"
+if os.environ.get(_MARK):
+    _SOFTHSM_DIR = Path(os.environ[_MARK])
+else:
+    _SOFTHSM_DIR = Path(tempfile.mkdtemp(prefix="ceremony-softhsm-"))
+    os.environ[_MARK] = str(_SOFTHSM_DIR)
+    (_SOFTHSM_DIR / "tokens").mkdir()
+    (_SOFTHSM_DIR / "softhsm2.conf").write_text(
+        f"directories.tokendir = {_SOFTHSM_DIR / 'tokens'}\n"
+        "objectstore.backend = file\n"
+        "log.level = ERROR\n"
+        "slots.removable = false\n"
+    )
 os.environ["SOFTHSM2_CONF"] = str(_SOFTHSM_DIR / "softhsm2.conf")
 os.environ.pop("CEREMONY_PIN", None)
 os.environ.pop("CEREMONY_SO_PIN", None)
