@@ -268,13 +268,14 @@ class SigningRound:
 
     def poll(self) -> Step:
         """Look at the tokens again and say what happens now."""
-        if self.only_token is not None:
-            return self._poll_one_token()
-        holder = self._next_holder()
-        if holder is None:
-            return self._done()
-        self._step = self._look_for(holder)
-        return self._step
+        with self.pool.exclusive():
+            if self.only_token is not None:
+                return self._poll_one_token()
+            holder = self._next_holder()
+            if holder is None:
+                return self._done()
+            self._step = self._look_for(holder)
+            return self._step
 
     def skip(self) -> Step:
         """Go on without the holder whose turn it is."""
@@ -301,17 +302,18 @@ class SigningRound:
                 "make sure of the PIN, then confirm the final try",
             )
         token = self._matched
-        try:
-            self.pool.session(token, pin_source, final_try=final_try)
-        except WrongPin as error:
-            self._step = PinRefused(step.holder, self._info(token), step.keys, error)
-            return self._step
-        except PinLocked:
-            self._step = TokenLocked(step.holder, self._info(token))
-            return self._step
-        except _LOST as error:
-            return self._lost(step.holder, token, error)
-        return self._sign_keys(step, token)
+        with self.pool.exclusive():
+            try:
+                self.pool.session(token, pin_source, final_try=final_try)
+            except WrongPin as error:
+                self._step = PinRefused(step.holder, self._info(token), step.keys, error)
+                return self._step
+            except PinLocked:
+                self._step = TokenLocked(step.holder, self._info(token))
+                return self._step
+            except _LOST as error:
+                return self._lost(step.holder, token, error)
+            return self._sign_keys(step, token)
 
     # ------------------------------------------------------- internals
 

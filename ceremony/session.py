@@ -38,7 +38,8 @@ from ceremony.errors import (
     WorkspaceError,
 )
 from ceremony.keys import tuf_key_from_token
-from ceremony.review import Review, confirm_review, describe_staged
+from ceremony.overview import KeyChoice, RoleSummary, key_choices, published_roles
+from ceremony.review import KeyRef, Review, confirm_review, describe_staged
 from ceremony.rounds import SigningRound
 from ceremony.text import visible
 from ceremony.tokens import Evidence, PinSource, TokenInfo, TokenPool
@@ -61,6 +62,18 @@ class KeyInfo:
     @property
     def born_on_token(self) -> bool | None:
         return None if self.evidence is None else self.evidence.born_on_token
+
+
+@dataclass(frozen=True)
+class RecordInfo:
+    """The ceremony record as the status bar and the transcript screen show it."""
+
+    path: Path
+    title: str
+    records: int
+    head_hash: str | None
+    closed: bool
+    problem: str | None
 
 
 @dataclass(frozen=True)
@@ -89,6 +102,7 @@ class Ceremony:
         module: str | Path | None = None,
         on_wait: Callable[[str], None] | None = None,
         check: Callable[[], PreflightReport] | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.path = Path(path)
         self.operator = operator
@@ -96,6 +110,7 @@ class Ceremony:
         self._module = str(module) if module else None
         self._on_wait = on_wait
         self._check = check
+        self._clock = clock
         self._workspace: Workspace | None = None
         self._pool: TokenPool | None = None
         self._module_path: Path | None = None
@@ -241,6 +256,14 @@ class Ceremony:
             Workspace.create(self.path, _new_config(self.path), transcript.record)
         return transcript
 
+    def now(self) -> datetime:
+        """The time shown on screens and in reviews (tests fix it)."""
+        return self._clock() if self._clock is not None else datetime.now(UTC)
+
+    def check_air_gap(self) -> PreflightReport:
+        """Run the preflight for people to see; records nothing."""
+        return self._preflight()
+
     def _preflight(self) -> PreflightReport:
         report = (self._check or airgap.preflight)()
         self.last_preflight = report
@@ -323,12 +346,13 @@ class Ceremony:
     def token_keys(self, selector: str, pin_source: PinSource | None = None) -> list[KeyInfo]:
         """The key pairs on a token. Without a PIN only public keys are read
         (no evidence); with one, each private key's evidence too."""
-        token = self.pool.find(selector)
-        info = tokens.info_of(token)
-        if pin_source is None:
-            return [_public_info(token, info, pub) for pub in tokens.public_keys(token)]
-        with tokens.logged_in(token, pin_source) as session:
-            return [_key_info(token, info, key) for key in tokens.list_keys(session)]
+        with self.pool.exclusive():
+            token = self.pool.find(selector)
+            info = tokens.info_of(token)
+            if pin_source is None:
+                return [_public_info(token, info, pub) for pub in tokens.public_keys(token)]
+            with tokens.logged_in(token, pin_source) as session:
+                return [_key_info(token, info, key) for key in tokens.list_keys(session)]
 
     def generate_key(
         self,
@@ -347,14 +371,16 @@ class Ceremony:
                 f"choose one of: {', '.join(tokens.KEY_SPECS)}",
             )
         self.require_workspace()
-        token = self.pool.find(selector)
+        self.pool.find(selector)  # a missing token is refused before the record opens
         self._writable()
-        info = tokens.info_of(token)
-        self.record(audit.TOKEN_SEEN, **info.to_dict())
-        with tokens.logged_in(token, pin_source, rw=True, final_try=final_try) as session:
-            key = tokens.generate_key(session, key_type, label, owner)
-            tuf_key = tuf_key_from_token(token, key, owner)
-            shown = _key_info(token, info, key, owner)
+        with self.pool.exclusive():
+            token = self.pool.find(selector)
+            info = tokens.info_of(token)
+            self.record(audit.TOKEN_SEEN, **info.to_dict())
+            with tokens.logged_in(token, pin_source, rw=True, final_try=final_try) as session:
+                key = tokens.generate_key(session, key_type, label, owner)
+                tuf_key = tuf_key_from_token(token, key, owner)
+                shown = _key_info(token, info, key, owner)
         self.record(
             audit.KEY_GENERATED,
             owner,
@@ -380,11 +406,12 @@ class Ceremony:
         final_try: bool = False,
     ) -> SSlibKey:
         """A key's public half as a TUF key, refused when not proven born on the token."""
-        token = self.pool.find(selector)
-        with tokens.logged_in(token, pin_source, final_try=final_try) as session:
-            key = tokens.find_key(session, label=label)
-            tokens.require_born_on_token(key, allow_exportable)
-            return tuf_key_from_token(token, key, owner)
+        with self.pool.exclusive():
+            token = self.pool.find(selector)
+            with tokens.logged_in(token, pin_source, final_try=final_try) as session:
+                key = tokens.find_key(session, label=label)
+                tokens.require_born_on_token(key, allow_exportable)
+                return tuf_key_from_token(token, key, owner)
 
     def check_token_init(self, selector: str | None) -> None:
         """Refuse early (before PINs are typed) what init_token would refuse."""
@@ -407,16 +434,17 @@ class Ceremony:
         self._writable()
         if erase:
             self.confirm("erase and initialise token", token=selector)
-        serial = tokens.init_token(
-            lib,
-            self.module_path,
-            label=label,
-            so_pin=so_pin,
-            user_pin=user_pin,
-            selector=selector,
-            erase=erase,
-        )
-        info = tokens.info_of(self.pool.find(serial))
+        with self.pool.exclusive():
+            serial = tokens.init_token(
+                lib,
+                self.module_path,
+                label=label,
+                so_pin=so_pin,
+                user_pin=user_pin,
+                selector=selector,
+                erase=erase,
+            )
+            info = tokens.info_of(self.pool.find(serial))
         self.record(audit.TOKEN_INITIALISED, self.operator, erased=erase, **info.to_dict())
         return info
 
@@ -464,7 +492,7 @@ class Ceremony:
 
     def review(self, role: str) -> Review:
         """What the staged role changes, in words, with its hash; writes nothing."""
-        return describe_staged(self.workspace, role)
+        return describe_staged(self.workspace, role, self.now())
 
     def confirm_review(self, review: Review, actor: str | None = None) -> None:
         """The review was shown: from now on exactly that payload may be signed."""
@@ -472,6 +500,46 @@ class Ceremony:
 
     def status(self) -> list[signing.RoleStatus]:
         return signing.status(self.workspace)
+
+    def overview(self) -> list[RoleSummary]:
+        """The published roles with versions, expiry and thresholds."""
+        return published_roles(self.workspace, self.now())
+
+    def key_choices(self, extra: Iterable[Path] = ()) -> tuple[list[KeyChoice], list[str]]:
+        """Public keys a proposal can use: the workspace's keys/ and other folders."""
+        folders = [Path(p) for p in extra]
+        if self.is_workspace:
+            folders.insert(0, self.workspace.keys_dir)
+        return key_choices(folders)
+
+    def root_keys(self) -> dict[str, list[KeyRef]]:
+        """The keys of each top-level role in the newest root (published, or staged v1)."""
+        root = signing.current_root(self.workspace)
+        return {
+            name: [KeyRef.of(root.keys[k]) for k in role.keyids if k in root.keys]
+            for name, role in root.roles.items()
+        }
+
+    def record_info(self) -> RecordInfo | None:
+        """The open record (or the newest one), verified as it is on disk now."""
+        transcript = self.transcript or audit.Transcript.current(self.path)
+        path = transcript.path if transcript is not None else _newest_record(self.path)
+        if path is None:
+            return None
+        try:
+            result = audit.verify_transcript(path)
+        except CeremonyError as error:
+            return RecordInfo(path, path.name, 0, None, False, error.problem)
+        return RecordInfo(
+            path, result.title or path.name, result.records, result.head_hash, result.closed, None
+        )
+
+    def record_text(self) -> str:
+        """The record as readable text (what 'ceremony audit show' prints)."""
+        info = self.record_info()
+        if info is None:
+            return "No ceremony record yet."
+        return audit.render_text(info.path)
 
     def signing_round(
         self,
@@ -511,6 +579,12 @@ class Ceremony:
     def writable_workspace(self) -> Workspace:
         """The workspace with its record open, for the transfer plans (imports, exports)."""
         return self._writable()
+
+
+def _newest_record(path: Path) -> Path | None:
+    directory = path / audit.TRANSCRIPTS_DIR
+    files = sorted(directory.glob("*.jsonl")) if directory.is_dir() else []
+    return files[-1] if files else None
 
 
 def _new_config(path: Path) -> Any:

@@ -597,6 +597,12 @@ class TokenPool:
         with suppress(pk_exc.PKCS11Error):
             self.lib.reinitialize()
 
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """No rescan (which would end sessions) while the block talks to a token."""
+        with self._lock:
+            yield
+
     def find(self, selector: str) -> pkcs11.Token:
         with self._lock:
             return find_token(self.lib, selector)
