@@ -66,3 +66,7 @@ class WorkspaceError(BadInput):
 
 class TransferError(BadInput):
     """A bundle or QR transfer is malformed, tampered or for another repository."""
+
+
+class InputEnded(BadInput):
+    """Input ended at a prompt (Ctrl-D, or no terminal): nothing was typed."""

@@ -12,6 +12,7 @@ import os
 import signal
 import stat
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from ceremony.errors import BadInput, WorkspaceError
@@ -100,13 +101,19 @@ def append_durable(path: Path, line: bytes) -> None:
     fault_point()
 
 
-def read_bounded(path: Path, limit: int, what: str) -> bytes:
+def read_bounded(
+    path: Path,
+    limit: int,
+    what: str,
+    check: Callable[[os.stat_result], None] | None = None,
+) -> bytes:
     """The bytes of a regular file no larger than ``limit``.
 
     Anything from outside (a stick, a bundle, a key file) may be hostile: a
     FIFO that never ends, ``/dev/zero``, a file larger than memory. Only a
     regular file is opened (without blocking, so a FIFO cannot hang the
-    open), and never more than ``limit`` bytes are read.
+    open), and never more than ``limit`` bytes are read. ``check`` sees the
+    opened file's status first (owner, mode) and raises to refuse it.
     """
     path = Path(path)
     try:
@@ -128,6 +135,8 @@ def read_bounded(path: Path, limit: int, what: str) -> bytes:
                 f"{what} {path} is {info.st_size} bytes, more than the {limit} this tool reads",
                 f"check that {path} is the right file",
             )
+        if check is not None:
+            check(info)
         chunks = []
         remaining = limit + 1
         while remaining > 0:
@@ -138,9 +147,7 @@ def read_bounded(path: Path, limit: int, what: str) -> bytes:
             remaining -= len(chunk)
     except OSError as error:
         if error.errno == errno.EISDIR:
-            raise BadInput(
-                f"{what} {path} is a folder", "give the path of a file"
-            ) from None
+            raise BadInput(f"{what} {path} is a folder", "give the path of a file") from None
         raise BadInput(
             f"cannot read {what} {path}: {error.strerror or error}",
             f"check the medium that holds {path}",

@@ -84,6 +84,7 @@ def pin() -> Callable[[str], str]:
 def pin_file(tmp_path: Path) -> Path:
     path = tmp_path / "pin.txt"
     path.write_text(USER_PIN + "\n")
+    path.chmod(0o600)  # PIN files others can read are refused
     return path
 
 
