@@ -54,6 +54,13 @@ def scratch() -> Path:
     return _scratch
 
 
+def use_scratch(path: Path) -> None:
+    """Work in ``path`` (kept), where atexit never runs: under libFuzzer."""
+    global _scratch
+    path.mkdir(parents=True, exist_ok=True)
+    _scratch = path
+
+
 def _as_file(name: str, data: bytes, mode: int = 0o600) -> Path:
     path = scratch() / name
     path.unlink(missing_ok=True)
