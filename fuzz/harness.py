@@ -12,6 +12,7 @@ it back, loading that again), so "accepted" cannot hide a later crash.
 from __future__ import annotations
 
 import atexit
+import json
 import os
 import shutil
 import tempfile
@@ -42,7 +43,20 @@ counted apart (never hidden) until the owner fixes them."""
 COUNTS: Counter[tuple[str, str]] = Counter()
 """(parser, outcome) -> inputs tried in this process; read by the report."""
 
+COUNTS_ENV = "CEREMONY_CAMPAIGN_COUNTS"
+"""When set, names a JSON file the counts are written to at exit (the report)."""
+
 _scratch: Path | None = None
+
+
+def _write_counts() -> None:
+    target = os.environ.get(COUNTS_ENV)
+    if target:
+        listed = [[parser, outcome, n] for (parser, outcome), n in sorted(COUNTS.items())]
+        Path(target).write_text(json.dumps(listed))
+
+
+atexit.register(_write_counts)
 
 
 def scratch() -> Path:
