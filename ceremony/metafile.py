@@ -123,13 +123,15 @@ def loads_strict(data: bytes, source: str, limit: int = MAX_JSON_BYTES) -> Any:
         raise _refuse(source, f"it is not UTF-8 text (byte {error.start})") from None
     if nesting_depth_exceeds(data, MAX_JSON_DEPTH):
         raise _refuse(source, f"arrays or objects nest deeper than {MAX_JSON_DEPTH} levels")
-    unusual = []
+    unusual: list[str] = []
+
+    def mark(number: str) -> _Float:
+        unusual.append(number)
+        return _Float(number)
+
     try:
         document = json.loads(
-            text,
-            object_pairs_hook=_no_duplicates,
-            parse_float=lambda number: unusual.append(1) or _Float(number),
-            parse_constant=lambda name: unusual.append(1) or _Float(name),
+            text, object_pairs_hook=_no_duplicates, parse_float=mark, parse_constant=mark
         )
     except RecursionError:
         raise _refuse(source, "arrays or objects nest too deep") from None

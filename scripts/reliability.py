@@ -27,6 +27,7 @@ import xml.etree.ElementTree as ET
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -344,7 +345,7 @@ def softhsm_name() -> str:
 
     try:
         path = tokens.resolve_module_path(None)
-        lib = tokens.load_module(path)
+        lib: Any = tokens.load_module(path)
     except Exception as error:  # a report, not a check: say what happened
         return f"no module ({error})"
     major, minor = lib.library_version
