@@ -26,6 +26,22 @@ _FLOATISH = re.compile(rb"[:,\[]-?[0-9]+[.eE]")
 _FILE_HEAD = b'{"signatures":'
 _FILE_MIDDLE = b',"signed":'
 
+MAX_JSON_BYTES = 64 * 1024 * 1024
+"""The largest metadata or key document read: room for a targets role of
+some 200,000 files, far below what would exhaust the laptop's memory."""
+MAX_JSON_DEPTH = 64
+"""Deepest nesting of arrays and objects accepted. TUF metadata nests about
+eight deep; the limit sits far below where parsing could exhaust the stack."""
+
+_INNERMOST = re.compile(rb"\[\]|\{\}")
+_NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
+_SURROGATE_ESCAPE = re.compile(rb"\\u[d][89a-f]", re.I)
+
+
+class _Float(str):
+    """A number with a fraction or exponent (or NaN, Infinity), kept as text
+    until the document is checked: canonical JSON has no floats."""
+
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     result: dict[str, Any] = {}
@@ -36,15 +52,96 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
-def loads_strict(data: bytes, source: str) -> Any:
-    """JSON that refuses duplicate keys, with an error naming the file."""
+def _refuse(source: str, problem: str) -> BadInput:
+    return BadInput(
+        f"{source} is not valid JSON for this tool: {problem}",
+        "use the file as the tool wrote it; do not edit metadata by hand",
+    )
+
+
+def nesting_depth_exceeds(data: bytes, limit: int) -> bool:
+    """Whether arrays and objects nest deeper than ``limit``.
+
+    Counted without recursion and at C speed: escaped backslashes and
+    quotes are dropped, so splitting at the quotes left puts string contents
+    at the odd places; of the rest only brackets are kept, and each pass
+    removes the innermost pairs, so a document of depth d is gone after d
+    passes. Text that is not JSON is left to the parser to refuse.
+    """
+    if data.count(b"[") + data.count(b"{") <= limit:
+        return False
+    unescaped = data.replace(b"\\\\", b"").replace(b'\\"', b"")
+    brackets = b"".join(unescaped.split(b'"')[0::2]).translate(None, _NOT_BRACKET)
+    for _ in range(limit):
+        if not brackets:
+            return False
+        brackets = _INNERMOST.sub(b"", brackets)
+    return bool(brackets) and _INNERMOST.search(brackets) is not None
+
+
+def _first_unfit(value: Any, path: str) -> str | None:
+    """Where the first float or unencodable string is, and what it is."""
+    where = path or "the document"
+    if isinstance(value, _Float):
+        return f"{where} is the number {value}: numbers must be whole, without fraction or exponent"
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return f"{where} holds an unpaired UTF-16 surrogate (\\uD800 to \\uDFFF)"
+        return None
+    if isinstance(value, list):
+        items: Any = ((f"{path}[{index}]", item) for index, item in enumerate(value))
+    elif isinstance(value, dict):
+        for name in value:
+            problem = _first_unfit(name, f"a member name in {where}")
+            if problem:
+                return problem
+        items = ((f"{path}.{name}" if path else name, item) for name, item in value.items())
+    else:
+        return None
+    for where, item in items:
+        problem = _first_unfit(item, where)
+        if problem:
+            return problem
+    return None
+
+
+def loads_strict(data: bytes, source: str, limit: int = MAX_JSON_BYTES) -> Any:
+    """JSON as a ceremony accepts it, or BadInput naming the file and problem.
+
+    Refused: more than ``limit`` bytes, text that is not UTF-8, duplicate
+    keys (two parsers could read two documents), nesting deeper than
+    MAX_JSON_DEPTH, floats, NaN and Infinity anywhere (canonical JSON has
+    none: they could never be signed as written), unpaired surrogates.
+    """
+    if len(data) > limit:
+        raise _refuse(source, f"it is {len(data)} bytes, more than the {limit} this tool reads")
     try:
-        return json.loads(data, object_pairs_hook=_no_duplicates)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise BadInput(
-            f"{source} is not valid JSON: {error}",
-            "use the file as the tool wrote it; do not edit metadata by hand",
-        ) from None
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise _refuse(source, f"it is not UTF-8 text (byte {error.start})") from None
+    if nesting_depth_exceeds(data, MAX_JSON_DEPTH):
+        raise _refuse(source, f"arrays or objects nest deeper than {MAX_JSON_DEPTH} levels")
+    unusual: list[str] = []
+
+    def mark(number: str) -> _Float:
+        unusual.append(number)
+        return _Float(number)
+
+    try:
+        document = json.loads(
+            text, object_pairs_hook=_no_duplicates, parse_float=mark, parse_constant=mark
+        )
+    except RecursionError:
+        raise _refuse(source, "arrays or objects nest too deep") from None
+    except ValueError as error:
+        raise _refuse(source, str(error)) from None
+    if unusual or _SURROGATE_ESCAPE.search(data):
+        problem = _first_unfit(document, "")
+        if problem:
+            raise _refuse(source, problem)
+    return document
 
 
 def parse_metadata(data: bytes, source: str, expected_type: str | None = None) -> Metadata:

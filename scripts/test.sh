@@ -3,5 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-.venv/bin/ruff check ceremony tui tests bench
+.venv/bin/ruff check ceremony tui tests bench fuzz scripts
 exec .venv/bin/python -m pytest "$@"

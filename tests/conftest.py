@@ -92,6 +92,7 @@ def pin() -> Callable[[str], str]:
 def pin_file(tmp_path: Path) -> Path:
     path = tmp_path / "pin.txt"
     path.write_text(USER_PIN + "\n")
+    path.chmod(0o600)  # PIN files others can read are refused
     return path
 
 
@@ -121,3 +122,28 @@ def workspace(tmp_path: Path) -> Path:
     path = tmp_path / "ws"
     path.mkdir()
     return path
+
+
+@pytest.fixture(scope="session")
+def _fault_module_built(tmp_path_factory, lib, module_path: Path):
+    """The fault-injecting PKCS#11 module over SoftHSM, compiled once.
+
+    Depends on ``lib`` so SoftHSM is initialised directly first; the fault
+    module then shares it (see tests/faultpkcs11/faultpkcs11.c).
+    """
+    from tests import faultmod
+
+    try:
+        path = faultmod.build(tmp_path_factory.mktemp("faultpkcs11"), module_path)
+    except faultmod.NoCompiler as error:
+        pytest.skip(f"fault-injection tests need a C compiler: {error}")
+    base = tmp_path_factory.mktemp("faultctl")
+    return faultmod.FaultModule(path, module_path, base / "control", base / "fired.log")
+
+
+@pytest.fixture
+def faults(_fault_module_built):
+    """The fault module, disarmed before and after the test."""
+    _fault_module_built.disarm()
+    yield _fault_module_built
+    _fault_module_built.disarm()

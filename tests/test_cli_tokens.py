@@ -22,6 +22,7 @@ def run(capsys, *argv):
 def test_token_init_list_generate_export(capsys, tmp_path, monkeypatch, pin_file):
     so_file = tmp_path / "so.txt"
     so_file.write_text(SO_PIN)
+    so_file.chmod(0o600)
     code, out, _ = run(
         capsys,
         "token",

@@ -12,6 +12,7 @@ of the ceremony must finish it. The same run is scanned for the PIN.
 from __future__ import annotations
 
 import base64
+import json
 import os
 import re
 import subprocess
@@ -30,6 +31,8 @@ from ceremony.workspace import Workspace
 PIN = "Qz7-pin-8841-xk"
 SO_PIN = "Qz7-so-5519-wv"
 MIN_KILL_POINTS = 30
+KILL_POINTS = max(MIN_KILL_POINTS, int(os.environ.get("CEREMONY_KILL_POINTS", "0")))
+"""How many kill points to try (at least 30); the long reliability campaign asks for all."""
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -159,15 +162,23 @@ def test_pin_never_written(holders, tmp_path):
             assert form not in data, f"PIN found in {path}"
 
 
+def _report_figures(**figures: int) -> None:
+    """For scripts/reliability.py: the figures of this run, when it asks."""
+    target = os.environ.get("CEREMONY_CRASH_FIGURES")
+    if target:
+        Path(target).write_text(json.dumps(figures))
+
+
 def test_killed_at_any_write(holders, tmp_path):
     probe_ws, probe_log = tmp_path / "probe", tmp_path / "probe.log"
     big = 10**9
     assert _run(probe_ws, holders, probe_log, 0, big) == 0
     total = big - int(probe_log.with_suffix(".count").read_text())
     assert total >= MIN_KILL_POINTS, f"only {total} write points in the ceremony"
-    stride = max(1, total // (MIN_KILL_POINTS + 1))
+    stride = max(1, total // (KILL_POINTS + 1))
     points = sorted(set(range(1, total + 1, stride)) | {total})
     assert len(points) >= MIN_KILL_POINTS
+    _report_figures(write_points=total, kill_points=len(points))
     for point in points:
         workspace, log = tmp_path / f"k{point}" / "ws", tmp_path / f"k{point}" / "run.log"
         log.parent.mkdir()

@@ -19,7 +19,7 @@ from ceremony.commands._common import (
     pin_source_for,
     print_json,
 )
-from ceremony.errors import BadInput, CheckFailed
+from ceremony.errors import BadInput, CheckFailed, PinLocked
 from ceremony.text import visible
 
 if TYPE_CHECKING:
@@ -457,7 +457,13 @@ def _token_trouble(round_: rounds.SigningRound, step: rounds.Step) -> rounds.Ste
 
     if isinstance(step, rounds.TokenLocked):
         assert step.token is not None
-        print(f"  token {visible(step.token.name())}: the PIN is locked; it cannot sign")
+        locked = PinLocked(
+            f"the PIN of token {visible(step.token.name())} is locked; it cannot sign",
+            "the security officer must unblock it (SO PIN); do not try the PIN again",
+        )
+        if round_.only_token is not None or not interactive():
+            raise locked
+        print(f"  {locked.problem}")
         return round_.skip()
     assert isinstance(step, rounds.TokenLost) and step.error is not None
     print(f"  {visible(step.error.problem)}")

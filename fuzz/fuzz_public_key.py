@@ -1,0 +1,6 @@
+"""atheris target: public key (see fuzz/atheris_main.py)."""
+
+from fuzz.atheris_main import fuzz
+
+if __name__ == "__main__":
+    fuzz("public key")
