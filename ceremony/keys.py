@@ -31,6 +31,8 @@ from ceremony.tokens import TokenKey, serial_of, spec_for_key
 
 OWNER_FIELD = "x-ceremony-owner"
 URI_FIELD = "x-ceremony-uri"
+OWNER_FIELDS = (OWNER_FIELD, "x-rstuf-key-name", "x-tuf-on-ci-keyowner")
+"""Where each repository profile (ceremony.profiles) keeps the holder's name."""
 
 # --------------------------------------------------------------------------
 # RFC 7512 URIs
@@ -146,7 +148,7 @@ def parse_once(key: Key) -> Key:
 
 def owner_of(key: Key) -> str:
     """The holder's name, or a short keyid when none was recorded."""
-    owner = key.unrecognized_fields.get(OWNER_FIELD)
+    owner = next(filter(None, (key.unrecognized_fields.get(f) for f in OWNER_FIELDS)), None)
     return str(owner) if owner else f"key {key.keyid[:8]}"
 
 

@@ -25,6 +25,7 @@ from ceremony import audit, tokens
 from ceremony.errors import BadInput, CheckFailed, KeyError_, WorkspaceError
 from ceremony.keys import URI_FIELD, Pkcs11Uri, owner_of, tuf_key_from_token, uri_for
 from ceremony.metafile import file_bytes, parse_metadata, payload_bytes
+from ceremony.profiles import local_keys
 from ceremony.roles import delegator_of
 from ceremony.signer import POOL, Pkcs11Signer
 from ceremony.workspace import StagedPayload, Workspace
@@ -161,7 +162,8 @@ def requirements_for(
         source, delegator = found
     result = delegator.get_verification_result(role, payload, signatures)
     title = f"{role} keys named by {source}"
-    return [Requirement(title, result.threshold, result.signed, result.unsigned)]
+    unsigned = local_keys(ws.keys_dir, result.unsigned)
+    return [Requirement(title, result.threshold, result.signed, unsigned)]
 
 
 def _root_requirements(
@@ -182,7 +184,7 @@ def _root_requirements(
         f"root v{root.version} keys (the new root)",
         result.second.threshold,
         result.second.signed,
-        result.second.unsigned,
+        local_keys(ws.keys_dir, result.second.unsigned),
     )
     if previous is None:
         return [new]
@@ -190,7 +192,7 @@ def _root_requirements(
         f"root v{previous.version} keys (the current root must approve)",
         result.first.threshold,
         result.first.signed,
-        result.first.unsigned,
+        local_keys(ws.keys_dir, result.first.unsigned),
     )
     return [old, new]
 

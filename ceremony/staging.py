@@ -15,7 +15,7 @@ from pathlib import Path
 
 from tuf.api.metadata import Metadata
 
-from ceremony import audit, roles
+from ceremony import audit, profiles, roles
 from ceremony.audit import Transcript
 from ceremony.config import Config, load_config
 from ceremony.errors import BadInput, WorkspaceError
@@ -58,6 +58,7 @@ def init_root(
     expiry_days: dict[str, int],
     repository: str | None,
     before_write: Callable[[], Transcript] | None = None,
+    profile: str | None = None,
 ) -> tuple[Workspace, Staged]:
     """Stage root version 1, creating the workspace if needed.
 
@@ -69,8 +70,11 @@ def init_root(
         repository=repository or Path(path).resolve().name or "tuf-repository"
     )
     config.expiry_days.update(expiry_days)
+    config.profile = profiles.check_profile(profile or config.profile)
     plan.root_expiry_days = config.expiry_days["root"]
+    local, plan.add = plan.add, profiles.for_root_plan(plan.add, config.profile)
     metadata = roles.init_root(plan)
+    profiles.check_root(metadata.signed, config.profile)
     if existing is not None and Workspace(Path(path), existing).root_versions():
         raise WorkspaceError(
             f"{path} already has a published root",
@@ -80,7 +84,7 @@ def init_root(
     ws = Workspace.create(Path(path), config)
     if transcript is not None:
         ws.set_recorder(transcript.record)
-    for _role, key in plan.add:
+    for _role, key in local:
         ws.add_key(key)
     return ws, _stage(ws, "root", metadata, None, _existing_signatures(ws, "root"))
 
@@ -91,9 +95,11 @@ def rotate_root(ws: Workspace, plan: roles.RootPlan) -> Staged:
     base = published.signed
     if "root" in ws.staged_roles():
         base = ws.staged("root").signed
+    local, plan.add = plan.add, profiles.for_root_plan(plan.add, ws.config.profile)
     metadata = roles.rotate_root(base, plan)
     metadata.signed.version = published.signed.version + 1
-    for _role, key in plan.add:
+    profiles.check_root(metadata.signed, ws.config.profile)
+    for _role, key in local:
         ws.add_key(key)
     return _stage(ws, "root", metadata, published.signed.version, _existing_signatures(ws, "root"))
 
@@ -131,8 +137,9 @@ def delegate(
     ws: Workspace, plan: roles.DelegationPlan, delegator: str, expiry_days: int | None
 ) -> Staged:
     metadata, base = _targets_base(ws, delegator, None)
+    local, plan.keys = plan.keys, [profiles.for_metadata(k, ws.config.profile) for k in plan.keys]
     roles.delegate(metadata.signed, plan)
-    for key in plan.keys:
+    for key in local:
         ws.add_key(key)
     staged = _stage(ws, delegator, metadata, base, _existing_signatures(ws, delegator))
     if expiry_days is not None:

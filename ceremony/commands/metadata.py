@@ -15,6 +15,7 @@ from ceremony.commands._common import (
     open_workspace,
     print_json,
 )
+from ceremony.config import PROFILES
 from ceremony.errors import BadInput, CheckFailed
 from ceremony.keys import load_key_file, owner_of
 from ceremony.pins import pin_source
@@ -107,6 +108,11 @@ def _register_root(sub: argparse._SubParsersAction, common: argparse.ArgumentPar
     )
     init.add_argument("--repository", help="the repository's name (default: the folder name)")
     init.add_argument(
+        "--profile",
+        choices=PROFILES,
+        help="the online side: which fields go on keys (default plain; see docs/online-server.md)",
+    )
+    init.add_argument(
         "--allow-single-root-key",
         action="store_true",
         help="accept a root threshold of 1 (not for production)",
@@ -147,7 +153,12 @@ def cmd_root_init(args: argparse.Namespace) -> int:
         allow_single_root_key=args.allow_single_root_key,
     )
     _ws, staged = staging.init_root(
-        Path(args.workspace), plan, expiry, args.repository, before_write=lambda: begin(args)
+        Path(args.workspace),
+        plan,
+        expiry,
+        args.repository,
+        before_write=lambda: begin(args),
+        profile=args.profile,
     )
     _print_staged(staged)
     return 0
