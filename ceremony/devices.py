@@ -117,7 +117,10 @@ OPENCRYPTOKI_SW = DeviceProfile(
     key_types=("rsa-3072", "rsa-4096"),
     default_key_type="rsa-3072",
     unique_serials=False,
+    owner_notes=False,
     notes=(
+        "refuses CKA_OBJECT_ID on data objects (CKR_TEMPLATE_INCONSISTENT): the holder's "
+        "name is kept in the exported key only",
         "every opencryptoki token reports the same serial (123): tokens are told apart by label",
         "Debian 12's build (3.8) has no EC mechanisms in the software token",
     ),
