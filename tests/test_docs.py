@@ -73,3 +73,10 @@ def test_readme_offline_section_runs_as_written(tmp_path):
     installed = run_bash(install, laptop, tmp_path)
     assert installed.stdout.splitlines()[0].split()[0] == digest
     assert installed.stdout.strip().endswith(f"ceremony {__version__}")
+
+
+def test_tokens_softhsm_checklist_runs_as_written(tmp_path):
+    [block] = sh_blocks(ROOT / "docs" / "tokens.md", "SoftHSM 2 (rehearsals)")
+    done = run_bash(block, ROOT, tmp_path)
+    assert "verdict: born on the token, cannot leave it" in done.stdout
+    assert "SoftHSM project SoftHSM v2  ok" in done.stdout
