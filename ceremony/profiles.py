@@ -10,7 +10,8 @@ on the online side that will publish it:
   ``x-rstuf-online-key-uri`` on the online key. RSTUF's API re-serialises a
   root on update and drops every other field on keys and role entries, which
   would change the signed bytes and break every signature.
-- ``tuf-on-ci``: only ``x-tuf-on-ci-keyowner``.
+- ``tuf-on-ci``: only ``x-tuf-on-ci-keyowner`` and the key file's other
+  ``x-tuf-on-ci-`` fields (its online keys' URIs).
 
 The URI never leaves the workspace under ``rstuf`` and ``tuf-on-ci``: it
 stays in the ``keys/`` copy, where ``local_key`` finds it again so status
@@ -19,7 +20,7 @@ and guided signing still name the token to insert.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,6 @@ RSTUF_ONLINE_URI_FIELD = "x-rstuf-online-key-uri"
 RSTUF_ONLINE_ROLES = ("timestamp", "snapshot", "targets")
 RSTUF_URI_SCHEMES = ("fn:", "awskms:", "gcpkms:", "azurekms:", "hv:")
 OWNER_FIELD_OF = {PLAIN: OWNER_FIELD, RSTUF: RSTUF_NAME_FIELD, TUF_ON_CI: TUF_ON_CI_OWNER_FIELD}
-_OURS = (OWNER_FIELD, URI_FIELD, RSTUF_NAME_FIELD, TUF_ON_CI_OWNER_FIELD, RSTUF_ONLINE_URI_FIELD)
 KEY_FILE_LIMIT = 64 * 1024
 
 
@@ -72,6 +72,8 @@ def for_metadata(key: Key, profile: str, online: bool = False) -> Key:
     if profile == PLAIN:
         return key
     fields: dict[str, Any] = {}
+    if profile == TUF_ON_CI:  # its own fields (online key URIs) are tuf-on-ci's to keep
+        fields = {k: v for k, v in key.unrecognized_fields.items() if k.startswith("x-tuf-on-ci-")}
     owner = owner_in(key)
     if owner:
         fields[OWNER_FIELD_OF[profile]] = owner
@@ -159,11 +161,3 @@ def local_key(keys_dir: Path, key: Key) -> Key:
 def local_keys(keys_dir: Path, keys: Mapping[str, Key]) -> dict[str, Key]:
     """``local_key`` for every key of a keyid -> key mapping."""
     return {keyid: local_key(keys_dir, key) for keyid, key in keys.items()}
-
-
-def foreign_fields(keys: Iterable[Key]) -> list[str]:
-    """Custom key fields that are neither ours nor a known profile's."""
-    found: set[str] = set()
-    for key in keys:
-        found.update(name for name in key.unrecognized_fields if name not in _OURS)
-    return sorted(found)

@@ -283,5 +283,15 @@ def test_profile_functions_round_trip(tmp_path):
         back = profiles.local_key(tmp_path, public)
         assert back.unrecognized_fields[URI_FIELD] == "pkcs11:token=erin"
         assert back.unrecognized_fields[OWNER_FIELD] == "Erin"
+    online = CryptoSigner.generate_ecdsa().public_key
+    online.unrecognized_fields.update({"x-tuf-on-ci-online-uri": "gcpkms:k", OWNER_FIELD: "bot"})
+    assert profiles.for_metadata(online, profiles.TUF_ON_CI).unrecognized_fields == {
+        "x-tuf-on-ci-online-uri": "gcpkms:k",
+        "x-tuf-on-ci-keyowner": "bot",
+    }
+    assert profiles.for_metadata(online, profiles.RSTUF, online=True).unrecognized_fields == {
+        "x-rstuf-key-name": "bot",
+        "x-rstuf-online-key-uri": f"fn:{online.keyid}",
+    }
     with pytest.raises(Exception, match="not one of"):
         profiles.for_metadata(key, "warehouse")
