@@ -70,6 +70,8 @@ ALLOWED_KEYS = (
     ("rsa", "rsassa-pss-sha256"),
 )
 _ALLOWED_TEXT = "ECDSA P-256 or P-384, Ed25519, or RSA-PSS with SHA-256 of 3072 or 4096 bits"
+OWNER_FIELDS = (OWNER_FIELD, "x-rstuf-key-name", "x-tuf-on-ci-keyowner")
+"""Where each repository profile (ceremony.profiles) keeps the holder's name."""
 
 # --------------------------------------------------------------------------
 # RFC 7512 URIs
@@ -309,8 +311,8 @@ def parse_once(key: Key) -> Key:
 
 
 def owner_of(key: Key) -> str:
-    """The holder's name, or a short keyid when none was recorded (raw: show with visible)."""
-    owner = key.unrecognized_fields.get(OWNER_FIELD)
+    """The holder's name, or a short keyid when none was recorded."""
+    owner = next(filter(None, (key.unrecognized_fields.get(f) for f in OWNER_FIELDS)), None)
     return str(owner) if owner else f"key {key.keyid[:8]}"
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from securesystemslib.signer import Key
 from tuf.api.metadata import Metadata, Root, Targets
 
-from ceremony import audit, roles
+from ceremony import audit, profiles, roles
 from ceremony.config import Config, load_config
 from ceremony.errors import BadInput, WorkspaceError
 from ceremony.metafile import payload_bytes
@@ -103,13 +103,16 @@ def plan_root_init(
     config = copy.deepcopy(existing) if existing is not None else None
     if config is None:
         config = Config(repository=repository or Path(path).resolve().name or "tuf-repository")
-    if profile is not None:
-        config.profile = profile
+    if repository is not None:
+        config.repository = repository
+    config.profile = profiles.check_profile(profile or config.profile)
     for role, days in expiry_days.items():
         roles.expiry(days)  # refuses impossible values before anything is written
         config.expiry_days[role] = days
     plan.root_expiry_days = config.expiry_days["root"]
+    local, plan.add = plan.add, profiles.for_root_plan(plan.add, config.profile)
     metadata = roles.init_root(plan)
+    profiles.check_root(metadata.signed, config.profile)
     if existing is not None and Workspace(Path(path), existing).root_versions():
         raise WorkspaceError(
             f"{path} already has a published root",
@@ -124,7 +127,7 @@ def plan_root_init(
         metadata,
         None,
         describe(metadata, None),
-        [key for _role, key in plan.add],
+        [key for _role, key in local],
         dropped,
         config,
         create_workspace=existing is None,
@@ -137,15 +140,17 @@ def plan_rotation(ws: Workspace, plan: roles.RootPlan) -> StagePlan:
     base: Root = published.signed
     if "root" in ws.staged_roles():
         base = ws.staged("root").signed
+    local, plan.add = plan.add, profiles.for_root_plan(plan.add, ws.config.profile)
     metadata = roles.rotate_root(base, plan)
     metadata.signed.version = published.signed.version + 1
+    profiles.check_root(metadata.signed, ws.config.profile)
     return StagePlan(
         ROTATION,
         "root",
         metadata,
         published.signed.version,
         describe(metadata, published),
-        [key for _role, key in plan.add],
+        [key for _role, key in local],
         _signatures_now(ws, "root"),
     )
 
@@ -229,12 +234,13 @@ def plan_delegation(
     if expiry_days is not None:
         roles.expiry(expiry_days)
     metadata, published = _targets_base(ws, delegator, None)
+    local, plan.keys = plan.keys, [profiles.for_metadata(k, ws.config.profile) for k in plan.keys]
     roles.delegate(metadata.signed, plan)
     config = None
     if expiry_days is not None:
         config = copy.deepcopy(ws.config)
         config.expiry_days[plan.name] = expiry_days
-    return _targets_plan(ws, DELEGATION, delegator, metadata, published, list(plan.keys), config)
+    return _targets_plan(ws, DELEGATION, delegator, metadata, published, list(local), config)
 
 
 def plan_revoke(ws: Workspace, name: str, delegator: str) -> StagePlan:

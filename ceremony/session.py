@@ -351,7 +351,9 @@ class Ceremony:
             info = tokens.info_of(token)
             if pin_source is None:
                 return [_public_info(token, info, pub) for pub in tokens.public_keys(token)]
-            with tokens.logged_in(token, pin_source) as session:
+            with tokens.logged_in(
+                token, pin_source, module_path=self.pool.module_path
+            ) as session:
                 return [_key_info(token, info, key) for key in tokens.list_keys(session)]
 
     def generate_key(
@@ -377,7 +379,13 @@ class Ceremony:
             token = self.pool.find(selector)
             info = tokens.info_of(token)
             self.record(audit.TOKEN_SEEN, **info.to_dict())
-            with tokens.logged_in(token, pin_source, rw=True, final_try=final_try) as session:
+            with tokens.logged_in(
+                token,
+                pin_source,
+                rw=True,
+                final_try=final_try,
+                module_path=self.pool.module_path,
+            ) as session:
                 key = tokens.generate_key(session, key_type, label, owner)
                 tuf_key = tuf_key_from_token(token, key, owner)
                 shown = _key_info(token, info, key, owner)
@@ -408,7 +416,9 @@ class Ceremony:
         """A key's public half as a TUF key, refused when not proven born on the token."""
         with self.pool.exclusive():
             token = self.pool.find(selector)
-            with tokens.logged_in(token, pin_source, final_try=final_try) as session:
+            with tokens.logged_in(
+                token, pin_source, final_try=final_try, module_path=self.pool.module_path
+            ) as session:
                 key = tokens.find_key(session, label=label)
                 tokens.require_born_on_token(key, allow_exportable)
                 return tuf_key_from_token(token, key, owner)

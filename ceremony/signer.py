@@ -13,6 +13,7 @@ from __future__ import annotations
 import atexit
 import copy
 import hashlib
+from pathlib import Path
 
 import pkcs11
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
@@ -44,18 +45,19 @@ def der_ecdsa(raw: bytes) -> bytes:
     )
 
 
-_DEFAULT_POOL: list[tokens.TokenPool] = []
+_DEFAULT_POOLS: dict[str, tokens.TokenPool] = {}
 
 
 def default_pool() -> tokens.TokenPool:
     """The pool of signers made through ``Signer.from_priv_key_uri`` by other
     python-tuf tools: the module from CEREMONY_PKCS11_MODULE or a system
     path, never from the URI. The ceremony itself always passes its own."""
-    if not _DEFAULT_POOL:
-        pool = tokens.TokenPool(tokens.resolve_module_path(None))
+    module = str(tokens.resolve_module_path(None))
+    if module not in _DEFAULT_POOLS:
+        pool = tokens.TokenPool(Path(module))
         atexit.register(pool.close)
-        _DEFAULT_POOL.append(pool)
-    return _DEFAULT_POOL[0]
+        _DEFAULT_POOLS[module] = pool
+    return _DEFAULT_POOLS[module]
 
 
 class Pkcs11Signer(Signer):

@@ -28,6 +28,7 @@ from ceremony.errors import BadInput, CheckFailed, NotReviewed, ThresholdUnmet, 
 from ceremony.fsutil import read_bounded
 from ceremony.keys import owner_of, uri_of
 from ceremony.metafile import file_bytes, parse_metadata, payload_bytes
+from ceremony.profiles import local_keys
 from ceremony.roles import check_root, check_targets, delegator_of
 from ceremony.text import visible
 from ceremony.workspace import MAX_METADATA_FILE, StagedPayload, Workspace
@@ -173,7 +174,8 @@ def requirements_for(
         source, delegator = found
     result = delegator.get_verification_result(role, payload, signatures)
     title = f"{role} keys named by {source}"
-    return [Requirement(title, result.threshold, result.signed, result.unsigned)]
+    unsigned = local_keys(ws.keys_dir, result.unsigned)
+    return [Requirement(title, result.threshold, result.signed, unsigned)]
 
 
 def _root_requirements(
@@ -194,7 +196,7 @@ def _root_requirements(
         f"root v{root.version} keys (the new root)",
         result.second.threshold,
         result.second.signed,
-        result.second.unsigned,
+        local_keys(ws.keys_dir, result.second.unsigned),
     )
     if previous is None:
         return [new]
@@ -202,7 +204,7 @@ def _root_requirements(
         f"root v{previous.version} keys (the current root must approve)",
         result.first.threshold,
         result.first.signed,
-        result.first.unsigned,
+        local_keys(ws.keys_dir, result.first.unsigned),
     )
     return [old, new]
 

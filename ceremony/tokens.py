@@ -512,13 +512,16 @@ def logged_in(
     *,
     rw: bool = False,
     final_try: bool = False,
+    module_path: Path | None = None,
 ) -> Iterator[pkcs11.Session]:
     """A user session; logs out and closes on the way out, errors included.
 
     The PIN is fetched only here and handed straight to C_Login; it is not
     kept. A wrong PIN is never retried.
     """
-    session = open_user_session(token, pin_source, rw=rw, final_try=final_try)
+    session = open_user_session(
+        token, pin_source, rw=rw, final_try=final_try, module_path=module_path
+    )
     try:
         with guarded(token.label.strip(), "working with the logged-in token"):
             yield session
@@ -532,6 +535,7 @@ def open_user_session(
     *,
     rw: bool = False,
     final_try: bool = False,
+    module_path: Path | None = None,
 ) -> pkcs11.Session:
     """Open and log in; the caller owns the session (see close_session)."""
     check_pin_allowed(token, final_try)
@@ -547,12 +551,36 @@ def open_user_session(
         pin = pin_source(f"PIN for token {label} (serial {serial_of(token)})")
     try:
         return token.open(rw=rw, user_pin=pin)
+    except pk_exc.UserAlreadyLoggedIn:
+        # Login is per token and process in PKCS#11: another session of this
+        # process logged in already, and a new session shares that login.
+        with guarded(label, "opening a session"):
+            return token.open(rw=rw)
     except (pk_exc.PinIncorrect, pk_exc.PinLocked, pk_exc.PinInvalid, pk_exc.PinLenRange) as err:
+        _close_failed_login(token, module_path)
         raise _pin_failure(token, err) from None
     except pk_exc.PKCS11Error as error:
+        _close_failed_login(token, module_path)
         raise translate(error, label, "logging in") from None
     finally:
         pin = None
+
+
+def _close_failed_login(token: pkcs11.Token, module_path: Path | None) -> None:
+    """python-pkcs11 leaves the session of a failed C_Login open, and an open
+    session stops the security officer from logging in later: close this
+    process's sessions on that slot (a failed login has none worth keeping).
+    Only on the token's own module: a slot number means nothing elsewhere."""
+    path = str(Path(module_path).resolve()) if module_path is not None else None
+    if path is None and len(_LOADED) == 1:
+        path = next(iter(_LOADED))
+    if path is None or path not in _LOADED:
+        return
+    with suppress(OSError, AttributeError):
+        module = ctypes.CDLL(path)
+        module.C_CloseAllSessions.argtypes = [ctypes.c_ulong]
+        module.C_CloseAllSessions.restype = ctypes.c_ulong
+        module.C_CloseAllSessions(int(token.slot.slot_id))
 
 
 def close_session(session: pkcs11.Session) -> None:
@@ -620,7 +648,9 @@ class TokenPool:
         serial = serial_of(token)
         with self._lock:
             if serial not in self._sessions:
-                self._sessions[serial] = open_user_session(token, pin_source, final_try=final_try)
+                self._sessions[serial] = open_user_session(
+                    token, pin_source, final_try=final_try, module_path=self.module_path
+                )
             return self._sessions[serial]
 
     def logged_in(self, serial: str) -> bool:

@@ -7,7 +7,6 @@ our own ``tokens.init_token`` with real C_InitToken calls.
 
 from __future__ import annotations
 
-import itertools
 import os
 import shutil
 import tempfile
@@ -44,8 +43,6 @@ os.environ["CEREMONY_OPERATOR"] = "Test Operator"
 # Test machines are online: the override is used, and recorded, as in rehearsals.
 os.environ["CEREMONY_ALLOW_NETWORK"] = "1"
 
-_labels = itertools.count(1)
-
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     shutil.rmtree(_SOFTHSM_DIR, ignore_errors=True)
@@ -56,31 +53,44 @@ def softhsm_conf() -> Path:
     return _SOFTHSM_DIR / "softhsm2.conf"
 
 
-@pytest.fixture(scope="session")
-def module_path() -> Path:
-    from ceremony import tokens
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Modules that set PKCS11_BACKENDS run once per PKCS#11 implementation."""
+    names = getattr(metafunc.module, "PKCS11_BACKENDS", None)
+    if names and "backend" in metafunc.fixturenames:
+        metafunc.parametrize("backend", names, indirect=True, scope="module")
 
-    return tokens.resolve_module_path(None)
+
+@pytest.fixture(scope="module")
+def backend(request: pytest.FixtureRequest):
+    """The PKCS#11 implementation under test (SoftHSM2 unless parametrised)."""
+    from tests.backends import backend as load
+
+    chosen = load(getattr(request, "param", "softhsm"))
+    previous = os.environ.get("CEREMONY_PKCS11_MODULE")
+    if chosen.name != "softhsm":  # signers resolve the module like the CLI does
+        os.environ["CEREMONY_PKCS11_MODULE"] = str(chosen.module_path)
+    yield chosen
+    if previous is None:
+        os.environ.pop("CEREMONY_PKCS11_MODULE", None)
+    else:
+        os.environ["CEREMONY_PKCS11_MODULE"] = previous
 
 
-@pytest.fixture(scope="session")
-def lib(module_path: Path):
-    from ceremony import tokens
+@pytest.fixture(scope="module")
+def module_path(backend) -> Path:
+    return backend.module_path
 
-    return tokens.load_module(module_path)
+
+@pytest.fixture(scope="module")
+def lib(backend):
+    return backend.lib
 
 
 @pytest.fixture
-def make_token(lib, module_path: Path) -> Callable[[str], str]:
-    """Initialise a fresh SoftHSM token; returns its (unique) label."""
-    from ceremony import tokens
-
-    def make(prefix: str = "tok") -> str:
-        label = f"{prefix}-{next(_labels)}"
-        tokens.init_token(lib, module_path, label=label, so_pin=SO_PIN, user_pin=USER_PIN)
-        return label
-
-    return make
+def make_token(backend) -> Callable[[str], str]:
+    """Initialise a fresh token; returns its (unique) label."""
+    backend.reset()
+    return backend.make_token
 
 
 @pytest.fixture
@@ -113,7 +123,7 @@ def _close_signer_sessions() -> Iterator[None]:
     yield
     from ceremony import signer
 
-    for pool in signer._DEFAULT_POOL:
+    for pool in signer._DEFAULT_POOLS.values():
         pool.close()
 
 
@@ -125,14 +135,17 @@ def workspace(tmp_path: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def _fault_module_built(tmp_path_factory, lib, module_path: Path):
+def _fault_module_built(tmp_path_factory):
     """The fault-injecting PKCS#11 module over SoftHSM, compiled once.
 
-    Depends on ``lib`` so SoftHSM is initialised directly first; the fault
-    module then shares it (see tests/faultpkcs11/faultpkcs11.c).
+    SoftHSM is initialised directly first; the fault module then shares it
+    (see tests/faultpkcs11/faultpkcs11.c).
     """
+    from ceremony import tokens
     from tests import faultmod
 
+    module_path = tokens.resolve_module_path(None)
+    tokens.load_module(module_path)
     try:
         path = faultmod.build(tmp_path_factory.mktemp("faultpkcs11"), module_path)
     except faultmod.NoCompiler as error:

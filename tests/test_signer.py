@@ -1,4 +1,4 @@
-"""The pkcs11: Signer, registered with securesystemslib, on SoftHSM."""
+"""The pkcs11: Signer, registered with securesystemslib, on SoftHSM and opencryptoki."""
 
 from __future__ import annotations
 
@@ -10,12 +10,16 @@ from ceremony import tokens
 from ceremony.errors import KeyError_, SignatureError
 from ceremony.keys import URI_FIELD, Pkcs11Uri, key_to_json, load_key_file, tuf_key_from_token
 from ceremony.signer import Pkcs11Signer
+from tests.backends import ALL
 from tests.conftest import USER_PIN
 from tests.test_tokens import make_extractable_key
 
+PKCS11_BACKENDS = ALL
 
-def _make_key(lib, token_label, pin, key_type="ecdsa-p256", label="k"):
+
+def _make_key(lib, token_label, pin, key_type=None, label="k"):
     token = tokens.find_token(lib, token_label)
+    key_type = key_type or tokens.supported_key_types(token)[0]
     with tokens.logged_in(token, pin, rw=True) as session:
         key = tokens.generate_key(session, key_type, label, owner="Carol")
         return tuf_key_from_token(token, key)
@@ -26,7 +30,9 @@ def test_registered_for_pkcs11_scheme():
 
 
 @pytest.mark.parametrize("key_type", list(tokens.KEY_SPECS))
-def test_export_sign_verify_every_type(lib, make_token, pin, tmp_path, key_type):
+def test_export_sign_verify_every_type(backend, lib, make_token, pin, tmp_path, key_type):
+    if not backend.profile.can_make(key_type):
+        pytest.skip(f"{backend.profile.title} makes no {key_type} keys (its device profile)")
     tuf_key = _make_key(lib, make_token("sig"), pin, key_type)
     path = tmp_path / "key.json"
     path.write_bytes(key_to_json(tuf_key))
@@ -72,11 +78,11 @@ def test_finds_token_by_label_when_serial_unknown(lib, make_token, pin):
     key.verify_signature(signer.sign(b"x"), b"x")
 
 
-def test_extractable_key_refused_without_override(lib, make_token, pin):
+def test_extractable_key_refused_without_override(backend, lib, make_token, pin):
     label = make_token("exportable")
     token = tokens.find_token(lib, label)
     with tokens.logged_in(token, pin, rw=True) as session:
-        make_extractable_key(session, "weak")
+        make_extractable_key(session, "weak", backend.key_type)
         [weak] = tokens.list_keys(session)
         tuf_key = tuf_key_from_token(token, weak)
     uri = tuf_key.unrecognized_fields[URI_FIELD]

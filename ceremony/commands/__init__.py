@@ -11,7 +11,16 @@ from __future__ import annotations
 import argparse
 import importlib
 
-GROUPS = ["tokens", "metadata", "inspect", "audit", "rehearse", "transfer"]
+GROUPS = [
+    "tokens",
+    "attest",
+    "metadata",
+    "inspect",
+    "audit",
+    "rehearse",
+    "transfer",
+    "importrepo",
+]
 
 
 def register_all(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:

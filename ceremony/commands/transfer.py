@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TextIO
 
+from ceremony.commands import rstuf as rstuf_commands
 from ceremony.commands._common import ceremony_of
 from ceremony.errors import BadInput, CheckFailed, TransferError
 from ceremony.transfer import bundle as bundles
@@ -79,6 +80,8 @@ Compare the short hash printed at the end with the one the other side prints."""
     where.add_argument("--dir", metavar="DIR", help="write the bundle as files into DIR (new)")
     where.add_argument("--qr", metavar="DIR", help="write QR code images into DIR (new)")
     where.add_argument("--qr-terminal", action="store_true", help="play QR codes on this screen")
+    where.add_argument("--rstuf", metavar="DIR", help="write RSTUF's payloads into DIR (new)")
+    rstuf_commands.add_export_options(export)
     what = export.add_mutually_exclusive_group()
     what.add_argument("--partial", action="store_true", help="staged proposals, for another site")
     what.add_argument("--keys", action="store_true", help="the public keys in keys/")
@@ -128,6 +131,8 @@ def _build(ws: Workspace, args: argparse.Namespace) -> Bundle:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    if args.rstuf:
+        return rstuf_commands.cmd_export(args)
     _check_export_args(args)
     _build(ceremony_of(args).workspace, args)  # refuse bad roles before the record
     ws = ceremony_of(args).writable_workspace()
@@ -367,6 +372,7 @@ Exit 1 when a signature did not verify (the valid ones are kept).""",
     )
     imp.add_argument("paths", nargs="+", metavar="PATH")
     imp.add_argument("--qr", action="store_true", help="PATH holds QR code images")
+    imp.add_argument("--rstuf", action="store_true", help="PATH is RSTUF's metadata to sign")
     imp.set_defaults(func=cmd_import)
 
 
@@ -403,6 +409,8 @@ def _read_bundle(args: argparse.Namespace) -> tuple[Bundle, str]:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    if args.rstuf:
+        return rstuf_commands.cmd_import(args)
     bundle, source = _read_bundle(args)
     plan = exchange.plan_import(ceremony_of(args).workspace, bundle, source)
     ws = ceremony_of(args).writable_workspace()  # all checks passed: the record, then writes

@@ -1,0 +1,109 @@
+"""`ceremony export --rstuf DIR` and `ceremony import --rstuf FILE`.
+
+Registered by ``commands/transfer.py`` beside the other export and import
+forms; the payloads and the checks are ``ceremony.rstuf``'s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+from pathlib import Path
+
+from ceremony import audit, rstuf
+from ceremony.commands._common import ceremony_of
+from ceremony.errors import BadInput
+from ceremony.transfer.bundle import SUMS_NAME
+from ceremony.workspace import Workspace
+
+
+def add_export_options(export: argparse.ArgumentParser) -> None:
+    group = export.add_argument_group("RSTUF options (with --rstuf)")
+    group.add_argument(
+        "--rstuf-bins",
+        type=int,
+        metavar="N",
+        help="hash bins RSTUF signs online for the artifacts (a power of two; default none)",
+    )
+    group.add_argument(
+        "--rstuf-bins-expires",
+        type=int,
+        metavar="DAYS",
+        default=1,
+        help="expiry of the bins in days (default 1)",
+    )
+    group.add_argument(
+        "--rstuf-timeout",
+        type=int,
+        metavar="S",
+        default=rstuf.DEFAULT_TIMEOUT,
+        help=f"seconds RSTUF waits for the bootstrap task (default {rstuf.DEFAULT_TIMEOUT})",
+    )
+
+
+def _files(ws: Workspace, args: argparse.Namespace) -> dict[str, bytes]:
+    if args.partial or args.keys or args.roles:
+        raise BadInput(
+            "--rstuf writes RSTUF's payloads from the root; it takes no ROLE, --partial or --keys",
+            "leave those out",
+        )
+    bins = rstuf.Bins(args.rstuf_bins, args.rstuf_bins_expires) if args.rstuf_bins else None
+    return rstuf.export_files(ws, bins, args.rstuf_timeout)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from ceremony.commands.transfer import write_files_dir
+
+    _files(ceremony_of(args).workspace, args)  # refuse before the record opens
+    ws = ceremony_of(args).writable_workspace()
+    files = _files(ws, args)
+    sums = "".join(f"{hashlib.sha256(d).hexdigest()}  {n}\n" for n, d in sorted(files.items()))
+    target = write_files_dir({**files, SUMS_NAME: sums.encode()}, Path(args.rstuf))
+    rows = [
+        {"name": n, "length": len(d), "sha256": hashlib.sha256(d).hexdigest()}
+        for n, d in sorted(files.items())
+    ]
+    ws.record(
+        audit.EXPORT, None, purpose="rstuf", medium="directory", destination=str(target), files=rows
+    )
+    print(f"Wrote {len(files)} RSTUF payload(s) to {target}:")
+    for row in rows:
+        print(f"  {row['name']}  sha256 {str(row['sha256'])[:16]}...")
+    print(f"Check the copy with: cd {target} && sha256sum -c {SUMS_NAME}")
+    print("On the online side, send them with RSTUF's CLI (see docs/online-server.md):")
+    for name in files:
+        kind = name.split("-", 1)[0]
+        print(f"  rstuf admin --api-server URL send {kind} {name}")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+
+    if args.qr or len(args.paths) != 1:
+        raise BadInput(
+            "import --rstuf takes one file: RSTUF's metadata to sign",
+            "save GET /api/v1/metadata/sign/ as a file and give its path",
+        )
+    path = Path(args.paths[0])
+    ceremony = ceremony_of(args)
+    pending = rstuf.read_metadata_to_sign(ceremony.workspace, path)  # checks first
+    plan = rstuf.plan_pending(ceremony.workspace, pending)
+    for line in plan.summary():
+        print(line)
+    staged = ceremony.stage(plan)
+    ws = ceremony.workspace
+    ws.record(
+        audit.IMPORT,
+        None,
+        purpose="rstuf-metadata-to-sign",
+        source=str(path),
+        role="root",
+        version=staged.version,
+        payload_sha256=staged.payload_sha256,
+        signatures_kept=pending.signatures_kept,
+    )
+    print(f"RSTUF's pending root v{staged.version} is staged here for review.")
+    print(f"  payload SHA-256: {staged.payload_sha256}")
+    print(f"  signatures it already carries, all verified: {len(pending.signatures_kept)}")
+    print("Next: ceremony review root")
+    return 0
