@@ -66,3 +66,7 @@ class WorkspaceError(BadInput):
 
 class TransferError(BadInput):
     """A bundle or QR transfer is malformed, tampered or for another repository."""
+
+
+class TransferIncomplete(CheckFailed):
+    """The frames ran out before a transfer was complete (exit 1): show or read more."""

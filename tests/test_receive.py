@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from ceremony.errors import TransferError
+from ceremony.errors import TransferError, TransferIncomplete
 from ceremony.transfer import base45, qrrender
 from ceremony.transfer.frames import (
     PREFIX,
@@ -147,7 +147,7 @@ def test_one_image_with_several_symbols(tmp_path: Path) -> None:
 def test_too_few_images_says_what_is_missing(tmp_path: Path) -> None:
     encoder = FountainEncoder(random.Random(6).randbytes(5000), version=5)
     paths = _pngs(encoder.frames(3), tmp_path, 5, "few")
-    with pytest.raises(TransferError, match=f"3 of {encoder.k} symbols"):
+    with pytest.raises(TransferIncomplete, match=f"3 of {encoder.k} symbols"):
         receive_images(paths)
 
 
@@ -226,6 +226,6 @@ def test_camera_stopped_early_is_incomplete(monkeypatch: pytest.MonkeyPatch) -> 
     encoder = FountainEncoder(random.Random(8).randbytes(4000), version=7)
     images = [qrrender.to_image(qrrender.qr_matrix(encoder.frame(0), version=7)).convert("L")]
     capture = _fake_cv2(monkeypatch, images * 10)
-    with pytest.raises(TransferError, match="ended before"):
+    with pytest.raises(TransferIncomplete, match="ended before"):
         receive_camera(0, should_stop=lambda: capture.reads >= 4)
     assert capture.released
