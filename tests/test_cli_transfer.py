@@ -378,3 +378,21 @@ def test_receive_to_a_stick_that_is_not_mounted(tmp_path, capsys):
     assert ceremony(tmp_path, *args) == 2
     assert "is the USB stick mounted?" in capsys.readouterr().err
     assert not (tmp_path / "media").exists()
+
+
+def test_receive_with_a_stray_frame_first_reports_it(people, workspace, tmp_path, capsys):
+    from ceremony.transfer.frames import FountainEncoder
+
+    publish_root(people, workspace)
+    frames_dir = tmp_path / "frames"
+    assert ceremony(workspace, "export", "--qr", str(frames_dir), "--version", "8") == 0
+    sent = _hash_after("Transfer hash", capsys.readouterr().out)
+    stray = FountainEncoder(os.urandom(2000), version=8)
+    matrix = qrrender.qr_matrix(stray.frame(0), version=8)
+    (frames_dir / "frame-0000.png").write_bytes(qrrender.render_png(matrix))  # seen first
+    out_dir = tmp_path / "received"
+    assert ceremony(workspace, "receive", "--images", str(frames_dir), "--out", str(out_dir)) == 0
+    out = capsys.readouterr().out
+    assert _hash_after("Transfer hash", out) == sent
+    assert f"also seen, and ignored: transfer {stray.transfer_id}: 1 of {stray.k} symbols" in out
+    assert read_path(out_dir).purpose == "publish"

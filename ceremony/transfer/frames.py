@@ -180,8 +180,17 @@ def format_frame(frame: Frame) -> str:
     return PREFIX + base45.encode(body + _crc16(body).to_bytes(2, "big"))
 
 
+MAX_FRAME_CHARS = 4296
+"""The most characters a QR symbol holds (version 40-L, alphanumeric)."""
+
+
 def parse_frame(text: str) -> Frame:
     """Parse a frame's text, raising TransferError for anything not well formed."""
+    if not isinstance(text, str) or len(text) > MAX_FRAME_CHARS:
+        raise TransferError(
+            "the QR symbol is not a frame (too long, or not text)",
+            "scan only the frames shown by `ceremony export --qr`",
+        )
     if not text.startswith(PREFIX):
         raise TransferError(
             "the QR symbol is not a TC1 transfer frame",

@@ -114,6 +114,11 @@ def _decoded(data: bytes, path: Path | str) -> Image.Image:
                 return image.convert("L")
     except TransferError:
         raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise TransferError(
+            f"the image {path} has more pixels than the {MAX_IMAGE_PIXELS} this tool decodes",
+            "photograph or scan the codes at a lower resolution",
+        ) from None
     except Exception as exc:  # a hostile image may break Pillow in many ways
         raise TransferError(f"cannot read the image {path}: {exc}", fix) from None
 
