@@ -3,12 +3,11 @@
 Bundle documents of format 2 name their compression in their header; this
 version writes raw LZMA2 (``lzma``) and reads it back. Measured on real
 exports (the rehearsal's root and whole exports, a 50 KB targets export, a
-partial-signatures bundle), LZMA2 with ``lc=0, lp=0, pb=0`` is 8-15% smaller
-than zlib level 9 on exports of a few KB and half the size on a targets
-export (zlib's 32 KB window misses the repeats); zstd at its highest level
-is within 0.1% of it on the targets export and 4-6% larger on the others,
-so it does not earn a dependency. Older senders wrapped the whole payload
-in zlib (RFC 1950); :func:`inflate_zlib` still reads that.
+partial-signatures bundle; see docs/bundle-format.md), LZMA2 with
+``lc=0, lp=0, pb=0`` is 9-14% smaller than zlib level 9; zstd at its
+highest level is 9 bytes smaller on the targets export and 5-6% larger on
+the others, so it does not earn a dependency. Older senders wrapped the
+whole payload in zlib (RFC 1950); :func:`inflate_zlib` still reads that.
 
 Nothing from outside is inflated without a limit: an :class:`Inflater`
 hands out exactly the bytes asked for, so a reader that knows from the
