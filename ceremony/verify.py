@@ -528,8 +528,10 @@ class _Verifier:
     def _bins(self, parent: str, delegator: Targets) -> list[tuple[str, Targets]]:
         """Hash bins whose files exist: signature failures one by one, the
         rest counted, and expiry summed up (bins usually expire together)."""
-        succinct = delegator.delegations.succinct_roles
-        _parse_keys_once(delegator.delegations.keys)
+        delegations = delegator.delegations
+        assert delegations is not None and delegations.succinct_roles is not None
+        succinct = delegations.succinct_roles
+        _parse_keys_once(delegations.keys)
         label = f"{succinct.name_prefix}-*"
         before = len(self.report.items)
         present, verified, expiry = 0, 0, _BinExpiry()

@@ -194,7 +194,7 @@ class Bundle:
 
     def manifest_bytes(self) -> bytes:
         """The manifest in canonical JSON: ``bundle.json`` on disk."""
-        return encode_canonical(self.manifest()).encode("utf-8")
+        return _canonical(self.manifest())
 
     def contents(self) -> list[bytes]:
         """Each distinct file content once, in the order of the first name that has it."""
@@ -280,6 +280,11 @@ class Bundle:
             files.append(_checked_file(name, contents[digest], length, digest))
         stream.finish()
         return cls(files=files, **meta)
+
+
+def _canonical(document: Any) -> bytes:
+    """securesystemslib's canonical JSON, as bytes."""
+    return str(encode_canonical(document)).encode("utf-8")
 
 
 def _length_line(manifest: bytes) -> bytes:
@@ -437,7 +442,7 @@ def parse_manifest(raw: bytes) -> tuple[dict[str, str], list[tuple[str, int, str
             "use the tuf-ceremony version that made the bundle",
         )
     try:
-        canonical = encode_canonical(doc).encode("utf-8")
+        canonical = _canonical(doc)
     except Exception:
         raise TransferError("the bundle's manifest has values JSON cannot sign", fix) from None
     if canonical != raw:
