@@ -538,7 +538,7 @@ def best_compressed(data: bytes) -> tuple[int, str]:
         "bzip2 -9": len(bz2.compress(data, 9)),
     }
     try:
-        import zstandard  # optional: not a dependency of the project
+        import zstandard  # type: ignore[import-not-found]  # optional, not a dependency
 
         plain = zstandard.ZstdCompressor(level=22, write_content_size=False, write_checksum=False)
         sizes["zstd -22"] = len(plain.compress(data))

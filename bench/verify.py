@@ -160,20 +160,28 @@ def baseline(directory: Path) -> None:
         targets.signed.verify_delegate(name, delegated.signed_bytes, delegated.signatures)
 
 
-def floor_keys(directory: Path, names: list[str]) -> dict[str, object]:
+def floor_keys(directory: Path, names: list[str]) -> dict[str, ec.EllipticCurvePublicKey]:
     """Every public key of the roots and of targets' delegations, parsed once (setup)."""
-    keys: dict[str, object] = {}
+    keys: dict[str, ec.EllipticCurvePublicKey] = {}
     for name in names:
         if name.startswith("bin-"):
             continue  # bins hold no keys
         signed = Metadata.from_bytes((directory / name).read_bytes()).signed
-        listed = signed.keys if isinstance(signed, Root) else signed.delegations.keys
+        if isinstance(signed, Root):
+            listed = signed.keys
+        else:
+            assert isinstance(signed, Targets) and signed.delegations is not None
+            listed = signed.delegations.keys
         for keyid, key in listed.items():
-            keys.setdefault(keyid, key._crypto_key())
+            crypto_key = key._crypto_key()  # type: ignore[attr-defined]
+            assert isinstance(crypto_key, ec.EllipticCurvePublicKey)
+            keys.setdefault(keyid, crypto_key)
     return keys
 
 
-def floor(directory: Path, names: list[str], keys: dict[str, object]) -> None:
+def floor(
+    directory: Path, names: list[str], keys: dict[str, ec.EllipticCurvePublicKey]
+) -> None:
     """Read, parse, verify one signature per file: nothing less checks these files.
 
     The payload is the file's own bytes, but for roots whose PEM keys make
@@ -186,7 +194,7 @@ def floor(directory: Path, names: list[str], keys: dict[str, object]) -> None:
         signature = document["signatures"][0]
         payload = data[data.index(b',"signed":') + 10 : -2]
         if b"\\" in payload:  # escapes (PEM keys in roots): canonical JSON differs
-            payload = encode_canonical(document["signed"]).encode()
+            payload = str(encode_canonical(document["signed"])).encode()
         keys[signature["keyid"]].verify(bytes.fromhex(signature["sig"]), payload, algorithm)
 
 

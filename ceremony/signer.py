@@ -17,8 +17,10 @@ import os
 from pathlib import Path
 
 import pkcs11
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-from pkcs11 import Mechanism
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from pkcs11 import Attribute, KeyType, Mechanism
 from pkcs11.mechanisms import MGF
 from securesystemslib.exceptions import UnverifiedSignatureError, VerificationError
 from securesystemslib.signer import (
@@ -31,9 +33,10 @@ from securesystemslib.signer import (
 
 from ceremony import tokens
 from ceremony.errors import KeyError_, SignatureError
-from ceremony.keys import Pkcs11Uri, parse_once, tuf_key_from_token
+from ceremony.keys import Pkcs11Uri, crypto_public_key, parse_once
 
 _PSS_PARAMS = (Mechanism.SHA256, MGF.SHA256, 32)
+_SPKI = (Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
 _ECDSA_HASH = {"secp256r1": hashlib.sha256, "secp384r1": hashlib.sha384}
 
 
@@ -160,14 +163,30 @@ class Pkcs11Signer(Signer):
         if key.public is None:
             raise KeyError_(f"key {key.label!r} has no public key on the token")
         self._spec = tokens.spec_for_key(key.public, key.key_type)
-        on_token = tuf_key_from_token(token, key)
-        if on_token.keyval != self._public_key.keyval:
+        if not self._same_public_key(key, self._spec):
             raise KeyError_(
                 f"key {key.label!r} on token {token.label.strip()!r} is not the key "
                 f"{self._public_key.keyid[:8]} named in the metadata",
                 "insert the token that holds this key, or check the key URI",
             )
         tokens.require_born_on_token(key, self.allow_exportable)
+
+    def _same_public_key(self, key: tokens.TokenKey, spec: tokens.KeySpec) -> bool:
+        """The token's public key against the one signatures are verified with
+        (parsed once, for that), without building a TUF key from the token's.
+
+        EC keys compare their points as the token stores them (CKA_EC_POINT,
+        DER-wrapped or raw); other types compare SubjectPublicKeyInfo.
+        """
+        expected = self._verify_key._crypto_key()  # type: ignore[attr-defined]
+        assert key.public is not None
+        if spec.key_type == KeyType.EC and isinstance(expected, ec.EllipticCurvePublicKey):
+            point = expected.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+            stored = bytes(key.public[Attribute.EC_POINT])
+            wrapped = b"\x04" + bytes([len(point)]) + point  # a DER OCTET STRING
+            return expected.curve.name == spec.curve and stored in (point, wrapped)
+        on_token = crypto_public_key(key.public, key.key_type).public_bytes(*_SPKI)
+        return on_token == expected.public_bytes(*_SPKI)
 
     def sign(self, payload: bytes) -> Signature:
         key = self._private_key()
