@@ -1,6 +1,6 @@
 """Benchmark: our RaptorQ/Base45 QR frames on real exports, and against a carousel and BC-UR.
 
-Run ``.venv/bin/python bench/qr.py`` (about 8 minutes on 2 cores;
+Run ``.venv/bin/python bench/qr.py`` (about 4 minutes on 2 cores;
 ``--quick`` for a short run, ``--trials N`` late joins per cell, default
 500, ``--budget S`` seconds per cell, ``--join-window N``).
 
