@@ -150,3 +150,7 @@ class PinLocked(PinError):
 
 class FinalPinTry(PinError):
     """One PIN try is left; trying needs an explicit confirmation."""
+
+
+class TransferIncomplete(CheckFailed):
+    """The frames ran out before a transfer was complete: show or read more."""

@@ -310,3 +310,24 @@ def read_metadata_to_sign(ws: Workspace, path: Path) -> Pending:
     data = read_bounded(path, PAYLOAD_LIMIT, "RSTUF metadata to sign")
     root_doc, trusted_doc = parse_metadata_to_sign(data, str(path))
     return check_pending(ws, root_doc, trusted_doc, str(path))
+
+
+def export_dir(
+    ws: Workspace, directory: Path, bins: Bins | None = None, timeout: int = DEFAULT_TIMEOUT
+) -> tuple[Path, dict[str, bytes]]:
+    """Write every payload with a SHA256SUMS into a new directory (a stick), and record it."""
+    import hashlib
+
+    from ceremony import audit
+    from ceremony.transfer.bundle import write_files
+
+    files = export_files(ws, bins, timeout)
+    target = write_files(files, directory, with_sums=True)
+    rows = [
+        {"name": n, "length": len(d), "sha256": hashlib.sha256(d).hexdigest()}
+        for n, d in sorted(files.items())
+    ]
+    ws.record(
+        audit.EXPORT, None, purpose="rstuf", medium="directory", destination=str(target), files=rows
+    )
+    return target, files

@@ -11,10 +11,25 @@ in which order, and how to say what failed.
 
 Each file is read and parsed once; hash-bin files are looked up in one
 directory listing, so 16,384 bins cost 16,384 verifications and no more.
+
+The signatures are checked on the exact bytes the file holds. A file the
+tool wrote is ``{"signatures":[...],"signed":<payload>}`` with the payload
+already in canonical JSON; when the file is exactly that layout (proved by
+one C-speed ``json.dumps`` compared with its bytes: cheaper than scanning
+for key order and white space), the slice is handed to python-tuf as the
+payload, as the client's own re-serialisation would produce it byte for
+byte. Any other file takes the full path (``parse_metadata``, payload
+re-encoded by securesystemslib). python-tuf objects are built only where
+their fields are read: roots and delegating targets roles in full; for a
+leaf role (no delegations) verification reads the type, spec version,
+version and expiry, so no TargetFile is built for its entries (which were
+checked in full when the tool staged or imported them).
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import os
 import re
 from collections import deque
@@ -23,16 +38,176 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from securesystemslib.exceptions import VerificationError
+from securesystemslib.exceptions import FormatError, VerificationError
+from securesystemslib.signer import Signature
 from tuf.api.metadata import Metadata, Root, Targets, VerificationResult
 
 from ceremony.errors import BadInput
 from ceremony.keys import owner_of, parse_once
-from ceremony.metafile import parse_metadata, payload_bytes
+from ceremony.metafile import _check_spec_version, parse_metadata, payload_bytes
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 ONLINE_ROLES = ("snapshot", "timestamp")
 NUMBERED_ROOT = re.compile(r"^([0-9]+)\.root\.json$")
+_FILE_HEAD = b'{"signatures":'
+_FILE_MIDDLE = b',"signed":'
+_EXPIRES = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+_SIGNATURE = rb'\{"keyid":"[0-9a-f]{64}","sig":"[0-9a-f]+"\}'
+_SIGNATURES = re.compile(rb"\[" + _SIGNATURE + rb"(?:," + _SIGNATURE + rb")*\]")
+"""The signatures as the tool writes them (canonical): checked without an encoder."""
+
+
+@dataclass(frozen=True)
+class _Leaf:
+    """What verification reads of a targets role that delegates nothing."""
+
+    version: int
+    expires: datetime
+    delegations: None = None
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    """One metadata file: its signed part (python-tuf object or _Leaf), its
+    signatures, the exact payload its keys signed, and its bytes."""
+
+    signed: Any
+    signatures: dict[str, Signature]
+    payload: bytes
+    data: bytes
+
+
+class _NotFast(Exception):
+    """The file is not in the tool's own layout: take the full path."""
+
+
+def _refuse(_value: str) -> None:
+    raise _NotFast
+
+
+# Made once: json.loads and json.dumps with options build a new coder per call.
+_DECODER = json.JSONDecoder(parse_float=_refuse, parse_constant=_refuse)
+_ENCODER = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+)
+
+
+def _text(value: Any) -> bytes:
+    """metafile.json_text, with the encoder made once."""
+    return _ENCODER.encode(value).encode("utf-8")
+
+
+def _exact_layout(data: bytes) -> tuple[dict[str, Any], bytes]:
+    """The parsed document and the exact bytes of its signed part, when the file
+    is exactly ``{"signatures":<canonical>,"signed":<canonical>}\\n``; else _NotFast.
+
+    With no backslash anywhere no string holds a quote, so the first
+    ``,"signed":`` is where the payload starts; with no float either,
+    standard JSON with sorted keys and no spaces is canonical JSON, so one
+    dumps compared with the payload's bytes proves them what a client's
+    re-serialisation gives (duplicate keys, white space, key order or "-0"
+    all make them differ).
+    """
+    if b"\\" in data or not data.startswith(_FILE_HEAD) or not data.endswith(b"}\n"):
+        raise _NotFast
+    middle = data.find(_FILE_MIDDLE)
+    try:
+        document = _DECODER.decode(data.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise _NotFast from None
+    if middle < 0 or not isinstance(document, dict) or list(document) != ["signatures", "signed"]:
+        raise _NotFast
+    signatures, signed = data[len(_FILE_HEAD) : middle], data[middle + len(_FILE_MIDDLE) : -2]
+    if not isinstance(document["signed"], dict):
+        raise _NotFast
+    if not _SIGNATURES.fullmatch(signatures) and _text(document["signatures"]) != signatures:
+        raise _NotFast
+    if _text(document["signed"]) != signed:
+        raise _NotFast
+    return document, signed
+
+
+@functools.lru_cache(maxsize=1024)
+def _expiry_of(text: str) -> datetime | None:
+    """python-tuf's expiry format, parsed once per distinct value (bins share theirs)."""
+    if not _EXPIRES.fullmatch(text):
+        return None
+    try:
+        return datetime.fromisoformat(text[:-1]).replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+@functools.lru_cache(maxsize=64)
+def _spec_supported(value: str) -> bool:
+    try:
+        _check_spec_version(value, "")
+    except BadInput:
+        return False
+    return True
+
+
+def _leaf(signed: dict[str, Any], source: str) -> _Leaf:
+    """A targets role that delegates nothing, with what verification reads checked
+    as python-tuf would; anything unusual takes the full path."""
+    version, expires = signed.get("version"), signed.get("expires")
+    spec = signed.get("spec_version")
+    if (
+        signed.get("_type") != "targets"
+        or "delegations" in signed
+        or not isinstance(signed.get("targets"), dict)
+        or type(version) is not int
+        or version < 1
+        or not isinstance(expires, str)
+        or not isinstance(spec, str)
+    ):
+        raise _NotFast
+    when = _expiry_of(expires)
+    if when is None or not _spec_supported(spec):
+        raise _NotFast  # the full path says what is wrong, and where
+    return _Leaf(version, when)
+
+
+def _signatures(listed: Any) -> dict[str, Signature]:
+    try:
+        signatures = {sig["keyid"]: Signature.from_dict(dict(sig)) for sig in listed}
+    except (KeyError, TypeError, ValueError):
+        raise _NotFast from None
+    if len(signatures) != len(listed):
+        raise _NotFast
+    return signatures
+
+
+def _payload(metadata: Metadata, source: str) -> bytes:
+    """The canonical payload of parsed metadata; BadInput when it has none (floats)."""
+    try:
+        return payload_bytes(metadata)
+    except (FormatError, TypeError, ValueError):
+        raise BadInput(
+            f"{source} holds values canonical JSON cannot encode (a float, say), "
+            "so no signature over it can be checked",
+            "use the file as the tool wrote it; do not edit metadata by hand",
+        ) from None
+
+
+def load_exact(data: bytes, source: str, kind: str) -> _Loaded:
+    """One metadata file, its payload taken from its own bytes when it can be.
+
+    BadInput for a file that is not metadata of ``kind``, as parse_metadata.
+    """
+    try:
+        document, payload = _exact_layout(data)
+        signatures = _signatures(document["signatures"])
+    except _NotFast:
+        metadata = parse_metadata(data, source, kind)
+        return _Loaded(metadata.signed, metadata.signatures, _payload(metadata, source), data)
+    if kind == "targets":
+        try:
+            return _Loaded(_leaf(document["signed"], source), signatures, payload, data)
+        except _NotFast:
+            pass
+    metadata = parse_metadata(data, source, kind)
+    return _Loaded(metadata.signed, metadata.signatures, payload, data)
 
 
 @dataclass
@@ -101,7 +276,7 @@ def verify_workspace(
     return verifier.report
 
 
-def _load_trusted_root(path: Path) -> Metadata[Root]:
+def _load_trusted_root(path: Path) -> _Loaded:
     try:
         data = Path(path).read_bytes()
     except OSError as error:
@@ -109,7 +284,7 @@ def _load_trusted_root(path: Path) -> Metadata[Root]:
             f"cannot read the trusted root {path}: {error.strerror}",
             "give the path of a root.json you already trust",
         ) from None
-    return parse_metadata(data, str(path), "root")
+    return load_exact(data, str(path), "root")
 
 
 def _signers(result: VerificationResult) -> str:
@@ -127,6 +302,7 @@ class _Verifier:
 
     def __init__(self, directory: Path, warn_days: int, now: datetime) -> None:
         self.directory = directory
+        self._where = str(directory)
         self.warn = timedelta(days=warn_days)
         self.now = now
         self.report = VerifyReport()
@@ -135,19 +311,18 @@ class _Verifier:
 
     # ------------------------------------------------------------ reading
 
-    def _load(self, name: str, role: str, kind: str) -> tuple[Metadata, bytes] | None:
-        """Parse one file; a file that is not metadata becomes a bad-input item."""
-        path = self.directory / name
+    def _load(self, name: str, role: str, kind: str) -> _Loaded | None:
+        """Read one file; a file that is not metadata becomes a bad-input item."""
         try:
-            data = path.read_bytes()
-            metadata = parse_metadata(data, f"metadata/{name}", kind)
+            with open(os.path.join(self._where, name), "rb") as handle:
+                data = handle.read()
+            return load_exact(data, f"metadata/{name}", kind)
         except OSError as error:
             self.report.add(role, None, FAIL, f"cannot read metadata/{name}: {error.strerror}")
             return None
         except BadInput as error:
             self.report.items.append(VerifyItem(role, None, FAIL, error.problem, True))
             return None
-        return metadata, data
 
     def _expiry(self, role: str, signed: Any, online: bool = False) -> bool:
         """Report expiry; True when the role is still valid."""
@@ -167,7 +342,7 @@ class _Verifier:
 
     # --------------------------------------------------------------- root
 
-    def root_chain(self, trusted: Metadata[Root] | None) -> Metadata[Root] | None:
+    def root_chain(self, trusted: _Loaded | None) -> _Loaded | None:
         """Walk the root versions; returns the newest root reached."""
         versions = sorted(
             int(m.group(1)) for n in self.names if (m := NUMBERED_ROOT.match(n)) is not None
@@ -198,7 +373,7 @@ class _Verifier:
         self._root_json_matches(versions)
         return current
 
-    def _first_root(self, versions: list[int]) -> Metadata[Root] | None:
+    def _first_root(self, versions: list[int]) -> _Loaded | None:
         if not versions:
             self.report.add("root", None, FAIL, "no root has been published (metadata/1.root.json)")
             return None
@@ -214,22 +389,21 @@ class _Verifier:
         loaded = self._load_root(1)
         if loaded is None:
             return None
-        metadata, _ = loaded
-        result = metadata.signed.get_root_verification_result(
-            None, payload_bytes(metadata), metadata.signatures
+        result = loaded.signed.get_root_verification_result(
+            None, loaded.payload, loaded.signatures
         )
         self._root_result(1, result, "its own root keys")
-        return metadata
+        return loaded
 
-    def _trusted_start(self, trusted: Metadata[Root], versions: list[int]) -> Metadata[Root]:
+    def _trusted_start(self, trusted: _Loaded, versions: list[int]) -> _Loaded:
         version = trusted.signed.version
         result = trusted.signed.get_root_verification_result(
-            None, payload_bytes(trusted), trusted.signatures
+            None, trusted.payload, trusted.signatures
         )
         self._root_result(version, result, "its own root keys (the trusted root)")
         if version in versions:
             loaded = self._load_root(version)
-            if loaded is not None and payload_bytes(loaded[0]) != payload_bytes(trusted):
+            if loaded is not None and loaded.payload != trusted.payload:
                 self.report.add(
                     "root",
                     version,
@@ -242,32 +416,31 @@ class _Verifier:
             )
         return trusted
 
-    def _load_root(self, version: int) -> tuple[Metadata[Root], bytes] | None:
+    def _load_root(self, version: int) -> _Loaded | None:
         loaded = self._load(f"{version}.root.json", "root", "root")
-        if loaded is not None and loaded[0].signed.version != version:
+        if loaded is not None and loaded.signed.version != version:
             self.report.add(
                 "root",
                 version,
                 FAIL,
-                f"metadata/{version}.root.json holds root version {loaded[0].signed.version}",
+                f"metadata/{version}.root.json holds root version {loaded.signed.version}",
             )
             return None
         return loaded
 
-    def _root_step(self, previous: Metadata[Root], version: int) -> Metadata[Root] | None:
+    def _root_step(self, previous: _Loaded, version: int) -> _Loaded | None:
         loaded = self._load_root(version)
         if loaded is None:
             return None
-        metadata = loaded[0]
         try:
-            result = metadata.signed.get_root_verification_result(
-                previous.signed, payload_bytes(metadata), metadata.signatures
+            result = loaded.signed.get_root_verification_result(
+                previous.signed, loaded.payload, loaded.signatures
             )
         except (ValueError, VerificationError) as error:
             self.report.add("root", version, FAIL, f"signatures cannot be checked: {error}")
-            return metadata
+            return loaded
         self._root_result(version, result, f"the root keys of version {version - 1}", True)
-        return metadata
+        return loaded
 
     def _root_result(
         self, version: int, result: Any, previous_label: str, chained: bool = False
@@ -303,7 +476,7 @@ class _Verifier:
 
     # --------------------------------------------------------- delegations
 
-    def online_roles(self, root: Metadata[Root]) -> None:
+    def online_roles(self, root: _Loaded) -> None:
         """Snapshot and timestamp, when a copy sits in metadata/: signatures only
         fail; their expiry is the online server's business and only warns."""
         for role in ONLINE_ROLES:
@@ -313,9 +486,9 @@ class _Verifier:
             self.reached.add(role)
             loaded = self._load(name, role, role)
             if loaded is not None:
-                self._delegated(root.signed, role, loaded[0], online=True)
+                self._delegated(root.signed, role, loaded, online=True)
 
-    def targets_tree(self, root: Metadata[Root]) -> None:
+    def targets_tree(self, root: _Loaded) -> None:
         """Top-level targets by the root, then every delegation below it."""
         if "targets.json" not in self.names:
             self.report.add("targets", None, WARN, "no targets metadata published yet")
@@ -324,10 +497,9 @@ class _Verifier:
         loaded = self._load("targets.json", "targets", "targets")
         if loaded is None:
             return
-        metadata = loaded[0]
-        self._delegated(root.signed, "targets", metadata)
+        self._delegated(root.signed, "targets", loaded)
         self._same_as_numbered("targets", loaded)
-        queue: deque[tuple[str, Targets]] = deque([("targets", metadata.signed)])
+        queue: deque[tuple[str, Targets]] = deque([("targets", loaded.signed)])
         while queue:
             name, delegator = queue.popleft()
             queue.extend(self._children(name, delegator))
@@ -348,16 +520,18 @@ class _Verifier:
             loaded = self._load(f"{name}.json", name, "targets")
             if loaded is None:
                 continue
-            if self._delegated(delegator, name, loaded[0], parent=parent) and first:
+            if self._delegated(delegator, name, loaded, parent=parent) and first:
                 self._same_as_numbered(name, loaded)
-                found.append((name, loaded[0].signed))
+                found.append((name, loaded.signed))
         return found
 
     def _bins(self, parent: str, delegator: Targets) -> list[tuple[str, Targets]]:
         """Hash bins whose files exist: signature failures one by one, the
         rest counted, and expiry summed up (bins usually expire together)."""
-        succinct = delegator.delegations.succinct_roles
-        _parse_keys_once(delegator.delegations.keys)
+        delegations = delegator.delegations
+        assert delegations is not None and delegations.succinct_roles is not None
+        succinct = delegations.succinct_roles
+        _parse_keys_once(delegations.keys)
         label = f"{succinct.name_prefix}-*"
         before = len(self.report.items)
         present, verified, expiry = 0, 0, _BinExpiry()
@@ -368,12 +542,12 @@ class _Verifier:
             present += 1
             self.reached.add(name)
             loaded = self._load(f"{name}.json", name, "targets")
-            if loaded is None or not self._delegated(delegator, name, loaded[0], quiet=True):
+            if loaded is None or not self._delegated(delegator, name, loaded, quiet=True):
                 continue
             verified += 1
-            expiry.add(loaded[0].signed.expires - self.now, self.warn)
-            if loaded[0].signed.delegations is not None:
-                found.append((name, loaded[0].signed))
+            expiry.add(loaded.signed.expires - self.now, self.warn)
+            if loaded.signed.delegations is not None:
+                found.append((name, loaded.signed))
         status = OK if verified == present else FAIL
         summary = (
             f"{present} of {succinct.number_of_bins} hash bins kept here, "
@@ -388,17 +562,15 @@ class _Verifier:
         self,
         delegator: Root | Targets,
         role: str,
-        metadata: Metadata,
+        loaded: _Loaded,
         parent: str = "root",
         online: bool = False,
         quiet: bool = False,
     ) -> bool:
         """Check one delegated role's signatures and expiry; True when good."""
-        version = metadata.signed.version
+        version = loaded.signed.version
         try:
-            result = delegator.get_verification_result(
-                role, payload_bytes(metadata), metadata.signatures
-            )
+            result = delegator.get_verification_result(role, loaded.payload, loaded.signatures)
         except (ValueError, VerificationError) as error:
             self.report.add(role, version, FAIL, f"signatures cannot be checked: {error}")
             return False
@@ -413,16 +585,15 @@ class _Verifier:
         if quiet:
             return True
         self.report.add(role, version, OK, f"signed by a threshold of {parent}'s keys")
-        return self._expiry(role, metadata.signed, online)
+        return self._expiry(role, loaded.signed, online)
 
-    def _same_as_numbered(self, role: str, loaded: tuple[Metadata, bytes]) -> None:
+    def _same_as_numbered(self, role: str, loaded: _Loaded) -> None:
         """ROLE.json must be the copy of its own numbered version, when kept."""
-        metadata, data = loaded
-        numbered = f"{metadata.signed.version}.{role}.json"
-        if numbered in self.names and (self.directory / numbered).read_bytes() != data:
+        numbered = f"{loaded.signed.version}.{role}.json"
+        if numbered in self.names and (self.directory / numbered).read_bytes() != loaded.data:
             self.report.add(
                 role,
-                metadata.signed.version,
+                loaded.signed.version,
                 FAIL,
                 f"metadata/{role}.json differs from metadata/{numbered}",
             )

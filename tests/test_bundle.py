@@ -75,8 +75,10 @@ def test_bytes_round_trip_keeps_exact_bytes() -> None:
 
 
 def test_document_is_deterministic_and_documented_layout() -> None:
-    one = make_bundle().to_bytes()
-    two = make_bundle(files=list(reversed(make_bundle().files))).to_bytes()
+    reordered = make_bundle(files=list(reversed(make_bundle().files)))
+    assert make_bundle().to_bytes() == reordered.to_bytes()
+    one = make_bundle().format1_bytes()
+    two = make_bundle(files=list(reversed(make_bundle().files))).format1_bytes()
     assert one == two
     header, rest = one.split(b"\n", 1)
     magic, size = header.split(b" ")
@@ -190,14 +192,14 @@ def test_unknown_purpose_refused() -> None:
 
 
 def test_hash_mismatch_refused() -> None:
-    data = bytearray(make_bundle().to_bytes())
+    data = bytearray(make_bundle().format1_bytes())
     data[-3] ^= 0x01  # inside metadata/targets.json, the last file
     with pytest.raises(TransferError, match=r"metadata/targets\.json does not match its SHA-256"):
         Bundle.from_bytes(bytes(data))
 
 
 def test_length_mismatch_refused() -> None:
-    data = make_bundle().to_bytes()
+    data = make_bundle().format1_bytes()
     with pytest.raises(TransferError, match="truncated or has extra data"):
         Bundle.from_bytes(data[:-1])
     with pytest.raises(TransferError, match="truncated or has extra data"):

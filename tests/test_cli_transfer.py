@@ -19,7 +19,8 @@ from ceremony.config import Config
 from ceremony.transfer import bundle as bundles
 from ceremony.transfer import qrrender
 from ceremony.transfer.bundle import Bundle, read_path, write_dir
-from ceremony.transfer.frames import FountainDecoder, decode_payload
+from ceremony.transfer.frames import FountainDecoder
+from ceremony.transfer.qr import bundle_from_payload
 from ceremony.workspace import Workspace
 from tests.conftest import USER_PIN
 from tests.kit import ceremony, root_args
@@ -43,6 +44,7 @@ def _hash_after(label: str, text: str) -> str:
 def test_partial_signatures_through_a_usb_stick(people, workspace, tmp_path, capsys):
     other = two_sites(people, workspace, tmp_path)
     stick = tmp_path / "stick" / "from-b"
+    stick.parent.mkdir()  # the stick is mounted: its parent folder exists
     capsys.readouterr()
     assert ceremony(other, "export", "--dir", str(stick), "--partial") == 0
     out = capsys.readouterr().out
@@ -92,6 +94,7 @@ def test_qr_png_frames_received_with_30_percent_lost(people, workspace, tmp_path
         path.unlink()
 
     out_dir = tmp_path / "online" / "received"
+    out_dir.parent.mkdir()
     assert ceremony(workspace, "receive", "--images", str(frames_dir), "--out", str(out_dir)) == 0
     captured = capsys.readouterr()
     assert _hash_after("Transfer hash", captured.out) == sent
@@ -220,7 +223,7 @@ def test_terminal_player_one_pass(people, workspace, capsys, monkeypatch):
         for text in [b.text for b in zxingcpp.read_barcodes(_raster(_symbol_lines(screen)))]:
             decoder.add(text)
     assert decoder.complete and decoder.short_hash == short
-    bundle = Bundle.from_bytes(decode_payload(decoder.result()))
+    bundle = bundle_from_payload(decoder.result())
     assert (
         bundle.file("metadata/1.root.json").data
         == (workspace / "metadata" / "1.root.json").read_bytes()
@@ -333,6 +336,7 @@ def test_export_to_a_full_or_read_only_medium(
 
     monkeypatch.setattr(bundles, "_write_file", failing)
     target = tmp_path / "stick" / "export"
+    target.parent.mkdir()
     capsys.readouterr()
     args = ["export", how, str(target)] + (["--version", "8"] if how == "--qr" else [])
     assert ceremony(workspace, *args) == 2
@@ -352,3 +356,45 @@ def test_receive_refuses_a_used_output_directory(tmp_path, capsys):
     image.write_bytes(b"")
     assert ceremony(tmp_path, "receive", "--images", str(image), "--out", str(out)) == 2
     assert "not empty" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("how", ["--dir", "--qr"])
+def test_export_to_a_stick_that_is_not_mounted(people, workspace, tmp_path, capsys, how):
+    publish_root(people, workspace)
+    missing = tmp_path / "media" / "usb"
+    before = snapshot(workspace)
+    capsys.readouterr()
+    assert ceremony(workspace, "export", how, str(missing / "out")) == 2
+    err = capsys.readouterr().err
+    assert f"the folder {missing} does not exist: is the USB stick mounted?" in err
+    assert "What to do:" in err
+    assert not (tmp_path / "media").exists(), "no folder made on the laptop's disk"
+    assert snapshot(workspace) == before, "refused before the record opened"
+
+
+def test_receive_to_a_stick_that_is_not_mounted(tmp_path, capsys):
+    image = tmp_path / "a.png"
+    image.write_bytes(b"")
+    missing = tmp_path / "media" / "usb"
+    args = ["receive", "--images", str(image), "--out", str(missing / "in")]
+    assert ceremony(tmp_path, *args) == 2
+    assert "is the USB stick mounted?" in capsys.readouterr().err
+    assert not (tmp_path / "media").exists()
+
+
+def test_receive_with_a_stray_frame_first_reports_it(people, workspace, tmp_path, capsys):
+    from ceremony.transfer.frames import FountainEncoder
+
+    publish_root(people, workspace)
+    frames_dir = tmp_path / "frames"
+    assert ceremony(workspace, "export", "--qr", str(frames_dir), "--version", "8") == 0
+    sent = _hash_after("Transfer hash", capsys.readouterr().out)
+    stray = FountainEncoder(os.urandom(2000), version=8)
+    matrix = qrrender.qr_matrix(stray.frame(0), version=8)
+    (frames_dir / "frame-0000.png").write_bytes(qrrender.render_png(matrix))  # seen first
+    out_dir = tmp_path / "received"
+    assert ceremony(workspace, "receive", "--images", str(frames_dir), "--out", str(out_dir)) == 0
+    out = capsys.readouterr().out
+    assert _hash_after("Transfer hash", out) == sent
+    assert f"also seen, and ignored: transfer {stray.transfer_id}: 1 of {stray.k} symbols" in out
+    assert read_path(out_dir).purpose == "publish"

@@ -10,6 +10,7 @@ import pytest
 
 from ceremony.errors import TransferError
 from ceremony.transfer import base45
+from ceremony.transfer import frames as frames_module
 from ceremony.transfer.frames import (
     HEADER_BYTES,
     PREFIX,
@@ -177,30 +178,62 @@ def test_loop_is_fresh_until_its_cycle_then_repeats() -> None:
         encoder.frame(1 << 24)
 
 
-def test_interleaved_transfers_lock_to_first_and_count_the_other() -> None:
+def test_interleaved_transfers_finish_the_first_complete_and_report_the_other() -> None:
     a = FountainEncoder(_payload(9000, seed=2), version=10)
     b = FountainEncoder(_payload(7000, seed=3), version=10)
+    assert b.k < a.k
     mixed = [t for pair in zip(a.frames(60), b.frames(60), strict=True) for t in pair]
     decoder = FountainDecoder()
     _feed(decoder, mixed)
-    assert decoder.result() == _payload(9000, seed=2)
-    assert decoder.transfer_id == a.transfer_id
+    assert decoder.result() == _payload(7000, seed=3)  # b needs fewer frames
+    assert decoder.transfer_id == b.transfer_id
     assert decoder.foreign == decoder.frames_seen - decoder.received
-    assert decoder.foreign >= a.k - 1
+    assert decoder.foreign == decoder.received  # a0 before b0, a1 before b1, ...
+    [other] = decoder.others()
+    assert (other.transfer_id, other.k, other.failure) == (a.transfer_id, a.k, None)
+    assert other.received == decoder.received
+    assert decoder.progress().others == 1
 
-    chosen = FountainDecoder(expect=b.short_hash)
+    chosen = FountainDecoder(expect=a.short_hash)
     _feed(chosen, mixed)
-    assert chosen.result() == _payload(7000, seed=3)
-    assert chosen.foreign == chosen.received  # one of a before each of b
+    assert chosen.result() == _payload(9000, seed=2)
+    assert chosen.foreign == chosen.received - 1  # one of b after each of a but the last
+    assert chosen.others() == []
+
+
+def test_a_stray_frame_seen_first_does_not_lock_out_the_right_transfer() -> None:
+    stray = FountainEncoder(_payload(800, seed=8), version=10)
+    right = FountainEncoder(_payload(6000, seed=9), version=10)
+    decoder = FountainDecoder()
+    _feed(decoder, [stray.frame(3), *right.frames(right.k + 2)])
+    assert decoder.result() == _payload(6000, seed=9)
+    assert decoder.transfer_id == right.transfer_id
+    assert decoder.foreign == 1
+    assert [(o.transfer_id, o.received) for o in decoder.others()] == [(stray.transfer_id, 1)]
+
+
+def test_many_stray_transfers_keep_memory_bounded_and_the_right_one() -> None:
+    right = FountainEncoder(_payload(9000, seed=10), version=10)
+    frames = right.frames(right.k + 2)
+    strays = [FountainEncoder(_payload(300, seed=100 + n), version=10).frame(0) for n in range(40)]
+    decoder = FountainDecoder()
+    mixed = [frames[0], frames[1], *strays[:20], *frames[2:12], *strays[20:], *frames[12:]]
+    _feed(decoder, mixed)
+    assert decoder.result() == _payload(9000, seed=10)
+    assert len(decoder._transfers) <= frames_module.MAX_FOLLOWED
+    assert decoder.dropped == 40 - (frames_module.MAX_FOLLOWED - 1)
 
 
 def test_same_payload_at_another_version_is_not_mixed_in() -> None:
     payload = _payload(5000)
     small, large = FountainEncoder(payload, version=10), FountainEncoder(payload, version=20)
+    assert large.k > 5
     decoder = FountainDecoder()
-    _feed(decoder, [small.frame(0), *large.frames(10), *small.frames(small.k + 2, start=1)])
+    _feed(decoder, [small.frame(0), *large.frames(5), *small.frames(small.k + 2, start=1)])
     assert decoder.result() == payload
-    assert decoder.foreign == 10
+    assert decoder.transfer_id == small.transfer_id and decoder.k == small.k
+    assert decoder.foreign == 5
+    assert [(o.k, o.received) for o in decoder.others()] == [(large.k, 5)]
 
 
 def test_corrupt_frames_are_skipped_and_counted() -> None:
@@ -236,15 +269,24 @@ def test_duplicates_do_not_count_towards_k() -> None:
         decoder.result()
 
 
-def test_payload_that_fails_its_hash_is_refused() -> None:
+def test_payload_that_fails_its_hash_is_refused_and_does_not_end_the_receive() -> None:
     encoder = FountainEncoder(_payload(3000), version=10)
     forged = [
         format_frame(Frame(b"\x01\x02\x03\x04", f.k, f.symbol_id, f.symbol))
         for f in map(parse_frame, encoder.frames(encoder.k + 2))
     ]
     decoder = FountainDecoder()
-    with pytest.raises(TransferError, match=r"SHA-256|transfer id"):
-        _feed(decoder, forged)
+    _feed(decoder, forged)
+    assert not decoder.complete
+    with pytest.raises(TransferError, match=r"01020304 was rebuilt but refused: .*transfer id"):
+        decoder.result()
+    [failed] = decoder.others()
+    assert failed.transfer_id == "01020304" and failed.failure
+    before = decoder.foreign
+    _feed(decoder, forged[:3])  # shown again: counted, not followed again
+    assert decoder.foreign == before + 3
+    _feed(decoder, encoder.frames(encoder.k + 2))  # the real one still completes
+    assert decoder.result() == _payload(3000)
 
 
 def test_absurd_shape_is_corrupt_not_a_crash() -> None:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import random
+import resource
+import signal
+import struct
 import sys
 import types
+import zlib
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -12,7 +17,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from ceremony.errors import TransferError
+from ceremony.errors import TransferError, TransferIncomplete
 from ceremony.transfer import base45, qrrender
 from ceremony.transfer.frames import (
     PREFIX,
@@ -22,6 +27,7 @@ from ceremony.transfer.frames import (
     encode_payload,
 )
 from ceremony.transfer.receive import (
+    MAX_IMAGE_BYTES,
     read_image_file,
     receive_camera,
     receive_images,
@@ -147,7 +153,7 @@ def test_one_image_with_several_symbols(tmp_path: Path) -> None:
 def test_too_few_images_says_what_is_missing(tmp_path: Path) -> None:
     encoder = FountainEncoder(random.Random(6).randbytes(5000), version=5)
     paths = _pngs(encoder.frames(3), tmp_path, 5, "few")
-    with pytest.raises(TransferError, match=f"3 of {encoder.k} symbols"):
+    with pytest.raises(TransferIncomplete, match=f"3 of {encoder.k} symbols"):
         receive_images(paths)
 
 
@@ -226,6 +232,93 @@ def test_camera_stopped_early_is_incomplete(monkeypatch: pytest.MonkeyPatch) -> 
     encoder = FountainEncoder(random.Random(8).randbytes(4000), version=7)
     images = [qrrender.to_image(qrrender.qr_matrix(encoder.frame(0), version=7)).convert("L")]
     capture = _fake_cv2(monkeypatch, images * 10)
-    with pytest.raises(TransferError, match="ended before"):
+    with pytest.raises(TransferIncomplete, match="ended before"):
         receive_camera(0, should_stop=lambda: capture.reads >= 4)
     assert capture.released
+
+
+# --- hostile images and a stray transfer ------------------------------------------------
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    body = kind + data
+    return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+
+def _png_with(*chunks: bytes, size: tuple[int, int] = (10, 10)) -> bytes:
+    """A valid grey PNG of ``size`` with extra chunks after its header."""
+    width, height = size
+    header = _chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+    rows = zlib.compress(bytes(width + 1) * min(height, 100), 9)  # short: a bomb need not be whole
+    tail = _chunk(b"IDAT", rows) + _chunk(b"IEND", b"")
+    return b"\x89PNG\r\n\x1a\n" + header + b"".join(chunks) + tail
+
+
+def _peak_mb() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+
+
+def test_huge_png_refused_before_decoding(tmp_path: Path) -> None:
+    path = tmp_path / "huge.png"
+    path.write_bytes(_png_with(size=(16000, 16000)))
+    before = _peak_mb()
+    with pytest.raises(TransferError, match=r"more pixels than the 36000000 this tool decodes"):
+        read_image_file(path)
+    path.write_bytes(_png_with(size=(7000, 7000)))  # below Pillow's limit, above ours
+    with pytest.raises(TransferError, match=r"7000x7000 pixels, more than the 36000000"):
+        read_image_file(path)
+    assert _peak_mb() - before < 100, "refused without decoding 256 million pixels"
+
+
+@pytest.mark.parametrize("kind", [b"zTXt", b"iTXt"])
+def test_png_text_chunk_that_inflates_to_50_mb_refused(tmp_path: Path, kind: bytes) -> None:
+    bomb = zlib.compress(bytes(50_000_000), 9)
+    data = b"Comment\x00\x00" + bomb if kind == b"zTXt" else b"Comment\x00\x01\x00\x00\x00" + bomb
+    path = tmp_path / "bomb.png"
+    path.write_bytes(_png_with(_chunk(kind, data)))
+    assert path.stat().st_size < 100_000
+    before = _peak_mb()
+    with pytest.raises(TransferError, match="cannot read the image") as info:
+        read_image_file(path)
+    assert "too large" in info.value.problem.lower()
+    assert _peak_mb() - before < 40, "the text was never inflated whole"
+
+
+def test_image_file_too_large_refused_unread(tmp_path: Path) -> None:
+    path = tmp_path / "big.png"
+    with open(path, "wb") as handle:
+        handle.truncate(MAX_IMAGE_BYTES + 1)
+    with pytest.raises(TransferError, match="more than the"):
+        read_image_file(path)
+
+
+def test_fifo_given_as_an_image_does_not_hang(tmp_path: Path) -> None:
+    fifo = tmp_path / "frame.png"
+    os.mkfifo(fifo)
+    signal.alarm(20)  # a hang fails the test instead of the run
+    try:
+        with pytest.raises(TransferError, match="not a regular file"):
+            receive_images([fifo])
+    finally:
+        signal.alarm(0)
+
+
+def test_a_stray_frame_first_does_not_spoil_the_right_transfer(tmp_path: Path) -> None:
+    stray = FountainEncoder(random.Random(11).randbytes(900), version=8)
+    right = FountainEncoder(random.Random(12).randbytes(3000), version=8)
+    paths = _pngs([stray.frame(2)], tmp_path, 8, "stray")
+    paths += _pngs(right.frames(right.k + 2), tmp_path, 8, "right")
+    got = receive_images(paths)
+    assert got.payload == random.Random(12).randbytes(3000)
+    assert got.transfer_id == right.transfer_id
+    assert got.progress.foreign == 1 and got.progress.others == 1
+    seen = [(o.transfer_id, o.k, o.received) for o in got.others]
+    assert seen == [(stray.transfer_id, stray.k, 1)]
+
+
+def test_incomplete_receive_names_the_other_transfers(tmp_path: Path) -> None:
+    a = FountainEncoder(random.Random(13).randbytes(3000), version=8)
+    b = FountainEncoder(random.Random(14).randbytes(3000), version=8)
+    paths = _pngs(a.frames(2), tmp_path, 8, "a") + _pngs(b.frames(1), tmp_path, 8, "b")
+    with pytest.raises(TransferIncomplete, match=f"transfer {b.transfer_id}: 1 of {b.k} symbols"):
+        receive_images(paths)

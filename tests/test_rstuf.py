@@ -195,9 +195,8 @@ def _pending_v2(workspace: Path, holders, lib, *, sign_with=None, days=365) -> d
     for holder in sign_with or []:
         key = load_key_file(holder.key_file)
         uri = Pkcs11Uri.parse(key.unrecognized_fields[URI_FIELD])
-        metadata.signatures[key.keyid] = Pkcs11Signer(uri, key, lambda _p: USER_PIN, pool=default_pool()).sign(
-            payload_bytes(metadata)
-        )
+        signer = Pkcs11Signer(uri, key, lambda _p: USER_PIN, pool=default_pool())
+        metadata.signatures[key.keyid] = signer.sign(payload_bytes(metadata))
     pending = rstufkit.reserialise(metadata.to_dict())
     return {"data": {"metadata": {"root": pending, "trusted_root": rstufkit.reserialise(v1)}}}
 

@@ -52,23 +52,16 @@ def _files(ws: Workspace, args: argparse.Namespace) -> dict[str, bytes]:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from ceremony.commands.transfer import write_files_dir
+    from ceremony.transfer.bundle import check_target
 
     _files(ceremony_of(args).workspace, args)  # refuse before the record opens
+    check_target(args.rstuf)
     ws = ceremony_of(args).writable_workspace()
-    files = _files(ws, args)
-    sums = "".join(f"{hashlib.sha256(d).hexdigest()}  {n}\n" for n, d in sorted(files.items()))
-    target = write_files_dir({**files, SUMS_NAME: sums.encode()}, Path(args.rstuf))
-    rows = [
-        {"name": n, "length": len(d), "sha256": hashlib.sha256(d).hexdigest()}
-        for n, d in sorted(files.items())
-    ]
-    ws.record(
-        audit.EXPORT, None, purpose="rstuf", medium="directory", destination=str(target), files=rows
-    )
+    bins = rstuf.Bins(args.rstuf_bins, args.rstuf_bins_expires) if args.rstuf_bins else None
+    target, files = rstuf.export_dir(ws, Path(args.rstuf), bins, args.rstuf_timeout)
     print(f"Wrote {len(files)} RSTUF payload(s) to {target}:")
-    for row in rows:
-        print(f"  {row['name']}  sha256 {str(row['sha256'])[:16]}...")
+    for name, data in sorted(files.items()):
+        print(f"  {name}  sha256 {hashlib.sha256(data).hexdigest()[:16]}...")
     print(f"Check the copy with: cd {target} && sha256sum -c {SUMS_NAME}")
     print("On the online side, send them with RSTUF's CLI (see docs/online-server.md):")
     for name in files:

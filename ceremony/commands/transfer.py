@@ -11,31 +11,25 @@ confirm they hold the same thing.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from ceremony.commands import rstuf as rstuf_commands
 from ceremony.commands._common import ceremony_of
-from ceremony.errors import BadInput, CheckFailed, TransferError
+from ceremony.errors import BadInput, CheckFailed
 from ceremony.transfer import bundle as bundles
-from ceremony.transfer import exchange, qrrender
-from ceremony.transfer.bundle import Bundle, read_path, write_dir
-from ceremony.transfer.frames import FountainEncoder, Progress, decode_payload, encode_payload
+from ceremony.transfer import exchange, qr, qrrender
+from ceremony.transfer.bundle import Bundle, check_target, read_path, write_dir
+from ceremony.transfer.frames import FountainEncoder, Progress
 from ceremony.words import short_words
 from ceremony.workspace import Workspace
 
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp"})
-FORMATS = ("png", "svg", "pdf")
-DEFAULT_VERSION = 20
-BEST_MASK_UP_TO = 15
-"""Above this version choosing the best mask costs 4x; a fixed, cycling mask
-reads as well and keeps files and the terminal player fast."""
+if TYPE_CHECKING:
+    from ceremony.transfer.receive import Received
 
 HIDE_CURSOR, SHOW_CURSOR, CLEAR, HOME = "\x1b[?25l", "\x1b[?25h", "\x1b[2J", "\x1b[H"
 
@@ -85,22 +79,30 @@ Compare the short hash printed at the end with the one the other side prints."""
     what = export.add_mutually_exclusive_group()
     what.add_argument("--partial", action="store_true", help="staged proposals, for another site")
     what.add_argument("--keys", action="store_true", help="the public keys in keys/")
-    qr = export.add_argument_group("QR options")
-    qr.add_argument("--format", choices=FORMATS, help="image format for --qr (default png)")
-    qr.add_argument(
+    qr_options = export.add_argument_group("QR options")
+    qr_options.add_argument(
+        "--format", choices=qr.FORMATS, help="image format for --qr (default png)"
+    )
+    qr_options.add_argument(
         "--version",
         type=int,
         metavar="V",
         help="QR version 2-40: bigger holds more per code but needs a sharper camera "
-        f"(default {DEFAULT_VERSION} for files; the largest that fits the terminal)",
+        f"(default {qr.DEFAULT_VERSION} for files; the largest that fits the terminal)",
     )
-    qr.add_argument("--ecc", choices=("L", "M"), default="L", help="error correction (default L)")
-    qr.add_argument(
+    qr_options.add_argument(
+        "--ecc", choices=("L", "M"), default="L", help="error correction (default L)"
+    )
+    qr_options.add_argument(
         "--frames", type=int, metavar="N", help="codes to write (default: any 70%% rebuild it)"
     )
-    qr.add_argument("--fps", type=float, default=5.0, help="codes per second on screen (default 5)")
-    qr.add_argument("--loops", type=int, metavar="N", help="stop after N passes (default: Ctrl-C)")
-    qr.add_argument(
+    qr_options.add_argument(
+        "--fps", type=float, default=5.0, help="codes per second on screen (default 5)"
+    )
+    qr_options.add_argument(
+        "--loops", type=int, metavar="N", help="stop after N passes (default: Ctrl-C)"
+    )
+    qr_options.add_argument(
         "--colors", choices=("256", "16", "truecolor"), default="256", help="terminal colours"
     )
     export.set_defaults(func=cmd_export)
@@ -135,6 +137,8 @@ def cmd_export(args: argparse.Namespace) -> int:
         return rstuf_commands.cmd_export(args)
     _check_export_args(args)
     _build(ceremony_of(args).workspace, args)  # refuse bad roles before the record
+    if args.dir or args.qr:
+        check_target(args.dir or args.qr)  # and a stick that is not mounted
     ws = ceremony_of(args).writable_workspace()
     bundle = _build(ws, args)  # again: the bundle carries the record up to now
     if args.dir:
@@ -166,87 +170,29 @@ def _export_dir(ws: Workspace, bundle: Bundle, directory: Path) -> None:
     print(f"Check the copy with: cd {target} && sha256sum -c {bundles.SUMS_NAME}")
 
 
-def _matrix(text: str, version: int, ecc: str, index: int) -> qrrender.Matrix:
-    mask = None if version <= BEST_MASK_UP_TO else index % 8
-    return qrrender.qr_matrix(text, version=version, ecc=ecc, mask=mask)
-
-
-def _encoder(bundle: Bundle, version: int, ecc: str) -> FountainEncoder:
-    return FountainEncoder(encode_payload(bundle.to_bytes()), version=version, ecc=ecc)
-
-
-def _frame_files(encoder: FountainEncoder, count: int, fmt: str, title: str) -> dict[str, bytes]:
-    texts = encoder.frames(count)
-    matrices = [_matrix(t, encoder.version, encoder.ecc, i) for i, t in enumerate(texts)]
-    if fmt == "pdf":
-        captions = [
-            f"frame {i + 1} of {count}   K={encoder.k}   {encoder.short_hash}" for i in range(count)
-        ]
-        pdf = qrrender.render_pdf(matrices, captions=captions, title=title)
-        return {"frames.pdf": pdf}
-    digits = max(4, len(str(count)))
-    render = {
-        "png": lambda m: qrrender.render_png(m, scale=4, border=4),
-        "svg": lambda m: qrrender.render_svg(m, scale=4, border=4).encode("utf-8"),
-    }[fmt]
-    return {f"frame-{i + 1:0{digits}d}.{fmt}": render(m) for i, m in enumerate(matrices)}
-
-
-def write_files_dir(files: dict[str, bytes], directory: Path) -> Path:
-    """Write flat files into a new directory that appears whole or not at all.
-
-    Same rules as a bundle directory: a hidden sibling, fsync, one rename,
-    and a full or read-only medium reported in words with nothing left.
-    """
-    target = directory.absolute()
-    bundles._target_is_free(target)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
-    except OSError as exc:
-        raise bundles._write_error(exc, target) from None
-    try:
-        for name, data in files.items():
-            bundles._write_file(tmp / name, data)
-        bundles._fsync_tree(tmp)
-        os.replace(tmp, target)
-    except OSError as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise bundles._write_error(exc, target) from None
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return target
-
-
 def _export_qr_files(
     ws: Workspace, bundle: Bundle, directory: Path, args: argparse.Namespace
 ) -> None:
-    fmt = args.format or "png"
-    encoder = _encoder(bundle, args.version or DEFAULT_VERSION, args.ecc)
-    count = args.frames or encoder.default_count
-    title = f"tuf-ceremony {bundle.purpose} bundle for {bundle.repository}: {encoder.short_hash}"
-    target = write_files_dir(_frame_files(encoder, count, fmt, title), directory)
-    exchange.record_export(
-        ws, bundle, medium=f"qr-{fmt}", destination=str(target), **_qr_details(encoder, count)
+    done = qr.export_frames(
+        ws,
+        bundle,
+        directory,
+        fmt=args.format or "png",
+        version=args.version,
+        ecc=args.ecc,
+        count=args.frames,
     )
+    encoder, count, fmt = done.encoder, done.count, done.fmt
     print(f"Exported a {bundle.purpose} bundle of {len(bundle.files)} file(s) as QR codes:")
     _print_files(bundle)
     where = "one PDF page per code" if fmt == "pdf" else f"{count} {fmt.upper()} files"
-    print(f"{count} codes ({where}) in {target}, QR version {encoder.version}, ECC {encoder.ecc}")
+    print(
+        f"{count} codes ({where}) in {done.target}, QR version {encoder.version}, "
+        f"ECC {encoder.ecc}"
+    )
     print(f"K = {encoder.k}: any {encoder.k} codes (rarely {encoder.k + 1}) rebuild the bundle.")
     _print_hash("Transfer hash", encoder.short_hash)
     print("Read them on the online side with: ceremony receive --images FILE... --out DIR")
-
-
-def _qr_details(encoder: FountainEncoder, count: int) -> dict[str, object]:
-    return {
-        "transfer_sha256": encoder.sha256.hex(),
-        "k": encoder.k,
-        "frames": count,
-        "qr_version": encoder.version,
-        "ecc": encoder.ecc,
-    }
 
 
 # --------------------------------------------------------------------------
@@ -278,7 +224,7 @@ class TerminalPlayer:
         self.shown = 0
 
     def _screen(self, index: int, text: str) -> str:
-        matrix = _matrix(text, self.encoder.version, self.encoder.ecc, index)
+        matrix = qr.frame_matrix(text, self.encoder.version, self.encoder.ecc, index)
         lines = qrrender.render_terminal(matrix, border=2, colors=self.colors)
         status = (
             f"frame {index + 1}  K={self.encoder.k}  hash {self.encoder.short_hash}  (Ctrl-C stops)"
@@ -309,21 +255,14 @@ class TerminalPlayer:
 def _terminal_version(args: argparse.Namespace) -> int:
     """The largest version that fits, or the one asked for, with a warning if it cannot."""
     size = shutil.get_terminal_size()
-    if not args.version:
-        return qrrender.largest_version_for_terminal(size.columns, size.lines, reserved_lines=2)
-    width, height = qrrender.terminal_size_for(args.version)
-    if width > size.columns or height + 2 > size.lines:
-        print(
-            f"warning: a version {args.version} code needs {width}x{height + 2} characters, "
-            f"this terminal has {size.columns}x{size.lines}: enlarge the window or choose "
-            "a smaller --version, or the code will not scan",
-            file=sys.stderr,
-        )
-    return args.version
+    fit = qr.terminal_version(size.columns, size.lines, args.version)
+    if fit.warning:
+        print(f"warning: {fit.warning}", file=sys.stderr)
+    return fit.version
 
 
 def _export_terminal(ws: Workspace, bundle: Bundle, args: argparse.Namespace) -> None:
-    encoder = _encoder(bundle, _terminal_version(args), args.ecc)
+    encoder = qr.encoder_for(bundle, _terminal_version(args), args.ecc)
     per_pass = encoder.default_count
     player = TerminalPlayer(encoder, fps=args.fps, out=sys.stdout, colors=args.colors)
     try:
@@ -331,12 +270,8 @@ def _export_terminal(ws: Workspace, bundle: Bundle, args: argparse.Namespace) ->
     except KeyboardInterrupt:
         print("Stopped.")
     finally:
-        exchange.record_export(
-            ws,
-            bundle,
-            medium="qr-terminal",
-            destination="screen",
-            **_qr_details(encoder, player.shown),
+        qr.record_qr_export(
+            ws, bundle, encoder, player.shown, medium="qr-terminal", destination="screen"
         )
     print(
         f"Showed {player.shown} codes of a {bundle.purpose} bundle, QR version {encoder.version}."
@@ -376,36 +311,17 @@ Exit 1 when a signature did not verify (the valid ones are kept).""",
     imp.set_defaults(func=cmd_import)
 
 
-def _image_paths(paths: list[str]) -> list[Path]:
-    """Images given directly or inside directories, in name order."""
-    found: list[Path] = []
-    for text in paths:
-        path = Path(text)
-        if path.is_dir():
-            found += sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-        elif path.suffix.lower() == ".pdf":
-            raise BadInput(
-                f"{path} is a PDF: its pages must be scanned or turned into images first",
-                f"for example: pdftoppm -png -r 150 {path} page",
-            )
-        elif path.is_file():
-            found.append(path)
-        else:
-            raise BadInput(f"{path} does not exist", "give QR image files or directories of them")
-    if not found:
-        raise BadInput("no QR images were given", "give PNG or JPEG files of the codes")
-    return found
-
-
 def _read_bundle(args: argparse.Namespace) -> tuple[Bundle, str]:
     if not args.qr:
         if len(args.paths) != 1:
             raise BadInput("import takes one bundle PATH", "give one directory or bundle file")
         return read_path(args.paths[0]), args.paths[0]
-    images = _image_paths(args.paths)
+    from ceremony.transfer.receive import image_files
+
+    images = image_files(args.paths)
     received = _receive_images(images, None, _ProgressLine(sys.stderr))
     print(f"Transfer hash: {received.short_hash}  (compare with the sender's screen)")
-    return Bundle.from_bytes(decode_payload(received.payload)), f"QR images ({len(images)})"
+    return qr.bundle_from_payload(received.payload), f"QR images ({len(images)})"
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -514,62 +430,44 @@ class _ProgressLine:
             self.stream.write("\n")
 
 
-def _receive_images(paths: list[Path], expect: str | None, progress: _ProgressLine):
+def _receive_images(paths: list[Path], expect: str | None, progress: _ProgressLine) -> Received:
     from ceremony.transfer.receive import receive_images
 
-    state = {"all_read": False}
-
-    def lazily() -> Iterator[Path]:
-        yield from paths
-        state["all_read"] = True
-
     try:
-        return receive_images(lazily(), expect=expect, progress=progress)
-    except TransferError as exc:
-        raise _incomplete(exc) if state["all_read"] else exc from None
+        return receive_images(paths, expect=expect, progress=progress)
     finally:
         progress.done()
 
 
-def _incomplete(exc: TransferError) -> CheckFailed:
-    """Running out of codes is a failed check (exit 1), not bad input."""
-    return CheckFailed(exc.problem, exc.fix)
-
-
-def _receive_stream(args: argparse.Namespace, progress: _ProgressLine):
+def _receive_stream(args: argparse.Namespace, progress: _ProgressLine) -> Received:
     from ceremony.transfer import receive
-
-    seen: list[Progress] = []
-
-    def report(snapshot: Progress) -> None:
-        seen.append(snapshot)
-        progress(snapshot)
 
     try:
         if args.video:
-            return receive.receive_video(args.video, expect=args.expect, progress=report)
-        return receive.receive_camera(args.camera, expect=args.expect, progress=report)
-    except TransferError as exc:
-        raise _incomplete(exc) if seen else exc from None
+            return receive.receive_video(args.video, expect=args.expect, progress=progress)
+        return receive.receive_camera(args.camera, expect=args.expect, progress=progress)
     finally:
         progress.done()
 
 
 def cmd_receive(args: argparse.Namespace) -> int:
-    out = Path(args.out)
-    bundles._target_is_free(out.absolute())  # refuse before scanning, not after
+    from ceremony.transfer.receive import describe_other, image_files
+
+    out = check_target(args.out)  # refuse before scanning, not after
     progress = _ProgressLine(sys.stderr)
     if args.images:
-        received = _receive_images(_image_paths(args.images), args.expect, progress)
+        received = _receive_images(image_files(args.images), args.expect, progress)
     else:
         received = _receive_stream(args, progress)
-    bundle = Bundle.from_bytes(decode_payload(received.payload))
+    bundle = qr.bundle_from_payload(received.payload)
     target = write_dir(bundle, out)
     print(
         f"Received a {bundle.purpose} bundle for {bundle.repository} "
         f"(made {bundle.created}): {len(bundle.files)} file(s) in {target}"
     )
     _print_files(bundle)
+    for other in received.others:
+        print(f"  also seen, and ignored: {describe_other(other)}")
     print(f"Transfer hash: {received.short_hash}")
     print(f"  in words: {short_words(received.short_hash, 8)}")
     print("Compare it with the hash on the sender's screen before using the files.")

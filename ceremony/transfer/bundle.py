@@ -5,15 +5,8 @@ parses and re-serialises what it carries: each file travels as the bytes on
 disk, with its name, length and SHA-256. Around the files a bundle names its
 purpose (``publish``, ``partial`` signatures, public ``keys``), the
 workspace's repository name (so a bundle cannot be imported into the wrong
-repository), when it was made and by which tool version.
-
-One bundle is one document (``Bundle.to_bytes``), the payload the QR code
-carries and what ``ceremony export`` writes as a single file::
-
-    tuf-ceremony-bundle/1 <N>\\n   header: magic, space, manifest length in bytes
-    <manifest>                     N bytes: canonical JSON (UTF-8), see below
-    \\n
-    <file 1><file 2>...            the files' bytes, back to back, in manifest order
+repository), when it was made and by which tool version. The byte layout is
+documented in docs/bundle-format.md.
 
 The manifest is canonical JSON (securesystemslib ``encode_canonical``: keys
 sorted, no spaces) so the same bundle always gives the same bytes::
@@ -23,10 +16,22 @@ sorted, no spaces) so the same bundle always gives the same bytes::
      "format":"tuf-ceremony-bundle","purpose":"publish",
      "repository":"example","tool_version":"0.1.0","version":1}
 
-Files are sorted by name (Unicode code points). The data after the manifest
-must be exactly the sum of the lengths: no more, no less. Keeping contents
-raw (not base64 inside JSON) lets the QR layer's zlib compress JSON metadata
-to a fraction of its size.
+One bundle is one document (``Bundle.to_bytes``), the payload the QR code
+carries and what a bundle file holds. Format 2, the one written::
+
+    tuf-ceremony-bundle/2 lzma\\n    header: magic, space, the compression's name
+    <compressed stream>           of: <N>\\n <manifest, N bytes> \\n <contents>
+
+where the contents are each *distinct* file content once, in the order of
+the first file (by name) that has it: ``N.ROLE.json`` and ``ROLE.json`` are
+the same bytes under two names and travel once. Format 1 (read, never
+written any more) is ``tuf-ceremony-bundle/1 <N>\\n<manifest>\\n`` and
+every file's bytes in manifest order, uncompressed. Any other format or
+compression is refused with a message naming it.
+
+:meth:`Bundle.digest`, the bundle hash people compare, is the SHA-256 of
+the format-1 document: it depends on the files and the manifest only, not
+on the compression or on the version of the LZMA library.
 
 On a directory (a USB stick), ``write_dir`` lays the same bundle out as
 plain files so people and ``sha256sum -c`` can check it without this tool::
@@ -36,15 +41,19 @@ plain files so people and ``sha256sum -c`` can check it without this tool::
     DIR/<name>...        each file at its relative path
 
 The directory appears whole or not at all: it is written in a hidden
-temporary sibling, fsynced, then renamed into place.
+temporary sibling, fsynced, then renamed into place. Its parent must exist:
+a missing parent most likely means a USB stick that is not mounted, and
+creating it would put the export on the laptop's own disk.
 
 Names are relative POSIX paths (``metadata/3.root.json``). Refused, before
 anything is read or written: ``..`` or ``.`` parts, absolute paths,
 backslashes, empty parts, control characters, characters FAT file systems
 cannot hold, names that differ only in case, a name that is also a
 directory of another, and the reserved ``bundle.json`` and ``SHA256SUMS``.
-Every refusal is a :class:`~ceremony.errors.TransferError` naming the
-problem and the fix.
+Sizes are limited before anything is inflated or read (``MAX_MANIFEST``,
+``MAX_FILES``, ``MAX_DATA``), only regular files are read, and JSON nested
+too deep is refused. Every refusal is a
+:class:`~ceremony.errors.TransferError` naming the problem and the fix.
 """
 
 from __future__ import annotations
@@ -66,17 +75,33 @@ from typing import Any
 from securesystemslib.formats import encode_canonical
 
 from ceremony import __version__
-from ceremony.errors import TransferError
+from ceremony.errors import BadInput, TransferError
+from ceremony.fsutil import read_bounded
+from ceremony.transfer import codec
 
 FORMAT = "tuf-ceremony-bundle"
 FORMAT_VERSION = 1
-MAGIC = b"tuf-ceremony-bundle/1"
+"""Version of the manifest (bundle.json); the document format is apart."""
+MAGIC_PREFIX = b"tuf-ceremony-bundle/"
+MAGIC = MAGIC_PREFIX + b"1"
+"""Format 1's header magic (read only)."""
+DOCUMENT_FORMAT = 2
+"""The document format this version writes; it reads 1 and 2."""
+DOCUMENT_FORMATS = (1, 2)
 PURPOSES = ("publish", "partial", "keys")
 MANIFEST_NAME = "bundle.json"
 SUMS_NAME = "SHA256SUMS"
 RESERVED_NAMES = frozenset({MANIFEST_NAME, SUMS_NAME})
 
-_MAX_MANIFEST = 64 * 1024 * 1024
+MAX_MANIFEST = 16 * 1024 * 1024
+"""Largest manifest (or SHA256SUMS) read: some 120,000 files."""
+MAX_FILES = 100_000
+"""Most files one bundle lists (16,384 hash bins under two names fit)."""
+MAX_DATA = 256 * 1024 * 1024
+"""Most bytes of file data one bundle holds, counted under every name."""
+MAX_DOCUMENT = MAX_DATA + MAX_MANIFEST + 64
+"""Largest bundle document read from a file."""
+
 _MAX_NAME = 1024
 _MAX_PART = 255
 _FAT_ILLEGAL = set(':*?"<>|')
@@ -85,6 +110,7 @@ _CREATED = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 _SUMS_LINE = re.compile(r"([0-9a-fA-F]{64}) [ *](.+)")
 _MANIFEST_KEYS = {"created", "files", "format", "purpose", "repository", "tool_version", "version"}
 _ENTRY_KEYS = {"length", "name", "sha256"}
+_DAMAGED = "this is not a tuf-ceremony bundle, or it is damaged: export or receive it again"
 
 
 def _now() -> str:
@@ -168,23 +194,60 @@ class Bundle:
 
     def manifest_bytes(self) -> bytes:
         """The manifest in canonical JSON: ``bundle.json`` on disk."""
-        return encode_canonical(self.manifest()).encode("utf-8")
+        return _canonical(self.manifest())
+
+    def contents(self) -> list[bytes]:
+        """Each distinct file content once, in the order of the first name that has it."""
+        seen: dict[str, bytes] = {}
+        for item in self.files:
+            seen.setdefault(item.sha256, item.data)
+        return list(seen.values())
 
     def to_bytes(self) -> bytes:
-        """The whole bundle as one deterministic document."""
+        """The whole bundle as one deterministic document, format 2 (compressed)."""
+        manifest = self.manifest_bytes()
+        body = b"".join([_length_line(manifest), manifest, b"\n", *self.contents()])
+        header = b"%s%d %s\n" % (MAGIC_PREFIX, DOCUMENT_FORMAT, codec.WRITTEN.encode("ascii"))
+        return header + codec.compress(codec.WRITTEN, body)
+
+    def format1_bytes(self) -> bytes:
+        """The document in format 1 (every file under every name, uncompressed)."""
+        return b"".join(self._format1_parts())
+
+    def _format1_parts(self) -> list[bytes]:
         manifest = self.manifest_bytes()
         header = MAGIC + b" " + str(len(manifest)).encode("ascii") + b"\n"
-        return b"".join([header, manifest, b"\n", *(item.data for item in self.files)])
+        return [header, manifest, b"\n", *(item.data for item in self.files)]
 
     def digest(self) -> str:
-        """SHA-256 of :meth:`to_bytes`, lowercase hex: what witnesses compare."""
-        return _sha256(self.to_bytes())
+        """SHA-256 of the format-1 document, lowercase hex: what witnesses compare.
+
+        Independent of the compression, so two sites (and two versions of
+        the tool) holding the same files and manifest print the same hash.
+        """
+        digest = hashlib.sha256()
+        for part in self._format1_parts():
+            digest.update(part)
+        return digest.hexdigest()
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Bundle:
-        """Parse a bundle document, checking every file's length and hash."""
-        manifest_raw, payload = _split_document(data)
-        meta, entries = parse_manifest(manifest_raw)
+        """Parse a bundle document of format 1 or 2, checking every file's length and hash."""
+        if not isinstance(data, bytes | bytearray | memoryview):
+            raise TypeError("a bundle document is bytes")
+        data = bytes(data)
+        version, word, body = _split_header(data)
+        if version == 1:
+            return cls._from_format1(word, body)
+        return cls._from_format2(word, body)
+
+    @classmethod
+    def _from_format1(cls, size: str, body: bytes) -> Bundle:
+        length = int(size)
+        if length > MAX_MANIFEST or len(body) < length + 1 or body[length] != 0x0A:
+            raise TransferError("the bundle's manifest is truncated or malformed", _DAMAGED)
+        meta, entries = parse_manifest(body[:length])
+        payload = body[length + 1 :]
         total = sum(length for _, length, _ in entries)
         if total != len(payload):
             raise TransferError(
@@ -198,6 +261,34 @@ class Bundle:
             offset += length
             files.append(_checked_file(name, chunk, length, digest))
         return cls(files=files, **meta)
+
+    @classmethod
+    def _from_format2(cls, compression: str, body: bytes) -> Bundle:
+        stream = codec.Inflater(compression, body)
+        line = stream.read_line(len(str(MAX_MANIFEST)))
+        if line is None or not line.isdigit() or int(line) > MAX_MANIFEST:
+            raise TransferError("the bundle's manifest length is malformed", _DAMAGED)
+        manifest_raw = stream.read(int(line))
+        if stream.read(1) != b"\n":
+            raise TransferError("the bundle's manifest is not followed by a line feed", _DAMAGED)
+        meta, entries = parse_manifest(manifest_raw)
+        contents: dict[str, bytes] = {}
+        files = []
+        for name, length, digest in entries:
+            if digest not in contents:
+                contents[digest] = stream.read(length)
+            files.append(_checked_file(name, contents[digest], length, digest))
+        stream.finish()
+        return cls(files=files, **meta)
+
+
+def _canonical(document: Any) -> bytes:
+    """securesystemslib's canonical JSON, as bytes."""
+    return str(encode_canonical(document)).encode("utf-8")
+
+
+def _length_line(manifest: bytes) -> bytes:
+    return str(len(manifest)).encode("ascii") + b"\n"
 
 
 def _check_purpose(purpose: object) -> None:
@@ -287,25 +378,32 @@ def check_repository(bundle: Bundle, expected_name: str) -> None:
         )
 
 
-def _split_document(data: bytes) -> tuple[bytes, bytes]:
-    """Cut a bundle document into its manifest and its file data."""
-    if not isinstance(data, bytes | bytearray | memoryview):
-        raise TypeError("a bundle document is bytes")
-    data = bytes(data)
-    fix = "this is not a tuf-ceremony bundle, or it is damaged: export or receive it again"
-    end = data.find(b"\n", 0, len(MAGIC) + 12)
-    head = data[:end] if end >= 0 else b""
-    prefix = MAGIC + b" "
-    digits = head[len(prefix) :]
-    if not head.startswith(prefix) or not digits.isdigit() or len(digits) > 9:
-        if data.startswith(b"tuf-ceremony-bundle/"):
-            fix = "this bundle was made by another version of tuf-ceremony: use a matching one"
-        raise TransferError("the bundle's header is not 'tuf-ceremony-bundle/1 <length>'", fix)
-    size = int(digits)
-    start = end + 1
-    if size > _MAX_MANIFEST or len(data) < start + size + 1 or data[start + size] != 0x0A:
-        raise TransferError("the bundle's manifest is truncated or malformed", fix)
-    return data[start : start + size], data[start + size + 1 :]
+_WORD = re.compile(rb"[0-9]{1,9}|[a-z0-9][a-z0-9.+-]{0,15}")
+
+
+def _split_header(data: bytes) -> tuple[int, str, bytes]:
+    """The document format, the word after it (format 1: manifest length, format 2:
+    compression) and the bytes after the header line."""
+    end = data.find(b"\n", 0, 64)
+    head = data[:end] if end >= 0 else data[:64]
+    if not head.startswith(MAGIC_PREFIX):
+        raise TransferError("this is not a tuf-ceremony bundle (no tuf-ceremony-bundle header)",
+                            _DAMAGED)
+    version, _, word = head[len(MAGIC_PREFIX) :].partition(b" ")
+    if version not in (b"1", b"2"):
+        shown = version[:12].decode("ascii", "replace")
+        raise TransferError(
+            f"this bundle is in format {shown!r}, which this version of tuf-ceremony does "
+            f"not read (it reads formats {', '.join(map(str, DOCUMENT_FORMATS))})",
+            "read it with the tuf-ceremony version that made it, or a newer one",
+        )
+    if end < 0 or not _WORD.fullmatch(word) or (version == b"1") != word.isdigit():
+        expected = "<manifest length>" if version == b"1" else "<compression>"
+        raise TransferError(
+            f"the bundle's header is not 'tuf-ceremony-bundle/{version.decode()} {expected}'",
+            _DAMAGED,
+        )
+    return int(version), word.decode("ascii"), data[end + 1 :]
 
 
 def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -334,6 +432,8 @@ def parse_manifest(raw: bytes) -> tuple[dict[str, str], list[tuple[str, int, str
         )
     except (UnicodeDecodeError, ValueError) as exc:
         raise TransferError(f"the bundle's manifest is not valid JSON ({exc})", fix) from None
+    except RecursionError:
+        raise TransferError("the bundle's manifest nests JSON too deep", fix) from None
     if not isinstance(doc, dict) or set(doc) != _MANIFEST_KEYS:
         raise TransferError("the bundle's manifest does not have the expected fields", fix)
     if doc["format"] != FORMAT or doc["version"] != FORMAT_VERSION:
@@ -342,7 +442,7 @@ def parse_manifest(raw: bytes) -> tuple[dict[str, str], list[tuple[str, int, str
             "use the tuf-ceremony version that made the bundle",
         )
     try:
-        canonical = encode_canonical(doc).encode("utf-8")
+        canonical = _canonical(doc)
     except Exception:
         raise TransferError("the bundle's manifest has values JSON cannot sign", fix) from None
     if canonical != raw:
@@ -350,7 +450,18 @@ def parse_manifest(raw: bytes) -> tuple[dict[str, str], list[tuple[str, int, str
     _check_purpose(doc["purpose"])
     if not isinstance(doc["files"], list):
         raise TransferError("the bundle's manifest has no file list", fix)
+    if len(doc["files"]) > MAX_FILES:
+        raise TransferError(
+            f"the bundle lists {len(doc['files'])} files, more than the {MAX_FILES} it may",
+            "move fewer files per bundle",
+        )
     entries = [_parse_entry(entry, fix) for entry in doc["files"]]
+    total = sum(length for _, length, _ in entries)
+    if total > MAX_DATA:
+        raise TransferError(
+            f"the bundle's files add up to {total} bytes, more than the {MAX_DATA} it may hold",
+            "move fewer or smaller files per bundle",
+        )
     check_names(name for name, _, _ in entries)
     names = [name for name, _, _ in entries]
     if names != sorted(names):
@@ -400,19 +511,38 @@ def sha256sums(bundle: Bundle) -> bytes:
 # --- writing a directory ----------------------------------------------------
 
 
-def _target_is_free(target: Path) -> None:
-    """Refuse a target that exists, unless it is an empty real directory."""
+def check_target(directory: str | os.PathLike[str]) -> Path:
+    """The absolute path of a new export directory, once it is safe to write.
+
+    Refused: a symbolic link, something that exists and is not an empty
+    directory, and a parent folder that does not exist. The last is
+    refused rather than created because it usually means a USB stick that
+    is not mounted: creating ``/media/usb/out`` would put the export on
+    the laptop's own disk, where nobody would carry it.
+    """
+    target = Path(directory).absolute()
     if target.is_symlink():
         raise TransferError(
             f"{target} is a symbolic link", "choose a plain directory path for the export"
         )
-    if not target.exists():
-        return
-    if not target.is_dir() or any(target.iterdir()):
+    if target.exists():
+        if not target.is_dir() or any(target.iterdir()):
+            raise TransferError(
+                f"{target} already exists and is not empty",
+                "choose a new directory, or move the old export away first",
+            )
+        return target
+    parent = target.parent
+    if not parent.is_dir():
+        what = "is not a folder" if parent.exists() else "does not exist"
         raise TransferError(
-            f"{target} already exists and is not empty",
-            "choose a new directory, or move the old export away first",
+            f"the folder {parent} {what}: is the USB stick mounted?",
+            f"mount the stick (or create {parent} if the files belong there), then try again",
         )
+    return target
+
+
+_target_is_free = check_target  # the name older callers use
 
 
 def _write_error(exc: OSError, target: Path) -> TransferError:
@@ -468,26 +598,22 @@ def _fsync_tree(root: Path) -> None:
         _fsync_dir(Path(directory))
 
 
-def write_dir(bundle: Bundle, directory: str | os.PathLike[str]) -> Path:
-    """Write a bundle's files, ``SHA256SUMS`` and ``bundle.json`` into ``directory``.
+def _write_tree(files: Iterable[tuple[str, bytes]], directory: str | os.PathLike[str]) -> Path:
+    """Write files (relative POSIX names) into a new directory, whole or not at all.
 
-    The directory must not exist or be empty. Everything is written in a
-    hidden sibling ``.NAME.partial-*``, fsynced, then renamed into place, so
-    a pulled stick or a full disk never leaves something that looks like a
-    complete export. Returns the directory written.
+    Everything is written in a hidden sibling ``.NAME.partial-*``, fsynced,
+    then renamed into place, so a pulled stick or a full disk never leaves
+    something that looks complete; a failure is reported in words with
+    nothing left behind.
     """
-    target = Path(directory).absolute()
-    _target_is_free(target)
+    target = check_target(directory)
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
     except OSError as exc:
         raise _write_error(exc, target) from None
     try:
-        for item in bundle.files:
-            _write_file(tmp / item.name, item.data)
-        _write_file(tmp / SUMS_NAME, sha256sums(bundle))
-        _write_file(tmp / MANIFEST_NAME, bundle.manifest_bytes())
+        for name, data in files:
+            _write_file(tmp.joinpath(*name.split("/")), data)
         _fsync_tree(tmp)
         os.replace(tmp, target)
     except OSError as exc:
@@ -501,9 +627,34 @@ def write_dir(bundle: Bundle, directory: str | os.PathLike[str]) -> Path:
     except OSError as exc:
         raise TransferError(
             f"{target} was written but could not be flushed to the medium ({exc.strerror})",
-            f"run 'sync', then check it with 'cd {target} && sha256sum -c SHA256SUMS'",
+            f"run 'sync', then check the files in {target}",
         ) from None
     return target
+
+
+def write_dir(bundle: Bundle, directory: str | os.PathLike[str]) -> Path:
+    """Write a bundle's files, ``SHA256SUMS`` and ``bundle.json`` into ``directory``.
+
+    The directory must not exist or be empty, and its parent must exist
+    (:func:`check_target`). Returns the directory written.
+    """
+    files = [(item.name, item.data) for item in bundle.files]
+    files += [(SUMS_NAME, sha256sums(bundle)), (MANIFEST_NAME, bundle.manifest_bytes())]
+    return _write_tree(files, directory)
+
+
+def write_files(
+    files: dict[str, bytes], directory: str | os.PathLike[str], *, with_sums: bool = False
+) -> Path:
+    """Write flat files (QR frame images, say) into a new directory, as :func:`write_dir`;
+    with ``with_sums`` a SHA256SUMS of them beside them."""
+    for name in files:
+        check_name(name)
+    items = list(files.items())
+    if with_sums:
+        sums = "".join(f"{hashlib.sha256(d).hexdigest()}  {n}\n" for n, d in sorted(items))
+        items.append((SUMS_NAME, sums.encode()))
+    return _write_tree(items, directory)
 
 
 # --- reading ------------------------------------------------------------------
@@ -513,7 +664,9 @@ def read_path(path: str | os.PathLike[str]) -> Bundle:
     """Read a bundle from a directory written by :func:`write_dir` or a bundle file.
 
     Every file's length and hash are checked against the manifest, and in a
-    directory against ``SHA256SUMS`` as well. Symbolic links are refused.
+    directory against ``SHA256SUMS`` as well. Symbolic links are refused;
+    only regular files are read (a FIFO or a device never hangs the read),
+    and never more than the limits above.
     """
     source = Path(path)
     if source.is_symlink():
@@ -522,18 +675,20 @@ def read_path(path: str | os.PathLike[str]) -> Bundle:
         )
     if source.is_dir():
         return _read_dir(source)
-    if source.is_file():
-        try:
-            data = source.read_bytes()
-        except OSError as exc:
-            raise TransferError(
-                f"cannot read {source}: {exc.strerror}", "check the medium"
-            ) from None
-        return Bundle.from_bytes(data)
-    raise TransferError(
-        f"{source} is neither a bundle directory nor a bundle file",
-        "give the directory written by 'ceremony export --dir', or a bundle file",
-    )
+    if not source.exists():
+        raise TransferError(
+            f"{source} is neither a bundle directory nor a bundle file",
+            "give the directory written by 'ceremony export --dir', or a bundle file",
+        )
+    return Bundle.from_bytes(_read_outside(source, MAX_DOCUMENT, "the bundle file"))
+
+
+def _read_outside(path: Path, limit: int, what: str) -> bytes:
+    """A regular file of at most ``limit`` bytes (fsutil.read_bounded), as a TransferError."""
+    try:
+        return read_bounded(path, limit, what)
+    except BadInput as error:
+        raise TransferError(error.problem, error.fix) from None
 
 
 def _refuse_links(root: Path) -> None:
@@ -548,39 +703,47 @@ def _refuse_links(root: Path) -> None:
                 )
 
 
-def _read_regular(path: Path) -> bytes:
-    """Read a plain file without following a link at its last component."""
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-    except FileNotFoundError:
+def _read_member(root: Path, name: str, limit: int) -> bytes:
+    """One file of a bundle directory: present, not a link, regular, at most ``limit``."""
+    path = root.joinpath(*name.split("/"))
+    if not os.path.lexists(path):
         raise TransferError(
             f"the bundle directory misses {path.name} ({path})",
             "copy the whole export directory, or export again",
-        ) from None
-    except OSError as exc:
-        raise TransferError(f"cannot read {path}: {exc.strerror}", "check the medium") from None
+        )
+    if path.is_symlink():
+        raise TransferError(
+            f"the bundle directory {root} holds a symbolic link: {name}",
+            "a bundle holds plain files only; export it again",
+        )
+    return _read_outside(path, limit, "the bundle's file")
+
+
+def _read_entry(root: Path, name: str, length: int, digest: str) -> BundleFile:
+    """A listed file, refused by its size before it is read when that is wrong."""
+    path = root.joinpath(*name.split("/"))
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise TransferError(f"{path} is not a plain file", "export the bundle again")
-        with os.fdopen(fd, "rb", closefd=False) as handle:
-            return handle.read()
-    finally:
-        os.close(fd)
+        info = os.lstat(path)
+    except OSError:
+        info = None
+    if info is not None and stat.S_ISREG(info.st_mode) and info.st_size != length:
+        raise TransferError(
+            f"{name} is {info.st_size} bytes, the bundle's manifest says {length}",
+            "the file was changed or truncated on the way: export or receive it again",
+        )
+    return _checked_file(name, _read_member(root, name, length), length, digest)
 
 
 def _read_dir(root: Path) -> Bundle:
     _refuse_links(root)
-    if not (root / MANIFEST_NAME).exists():
+    if not os.path.lexists(root / MANIFEST_NAME):
         raise TransferError(
             f"{root} has no {MANIFEST_NAME}, so it is not a bundle directory",
             "give the directory written by 'ceremony export --dir'",
         )
-    manifest_raw = _read_regular(root / MANIFEST_NAME)
+    manifest_raw = _read_member(root, MANIFEST_NAME, MAX_MANIFEST)
     meta, entries = parse_manifest(manifest_raw)
-    files = [
-        _checked_file(name, _read_regular(root.joinpath(*name.split("/"))), length, digest)
-        for name, length, digest in entries
-    ]
+    files = [_read_entry(root, name, length, digest) for name, length, digest in entries]
     bundle = Bundle(files=files, **meta)
     _check_sums(root, bundle, _sha256(manifest_raw))
     return bundle
@@ -607,7 +770,7 @@ def _check_sums(root: Path, bundle: Bundle, manifest_digest: str) -> None:
     """Cross-check SHA256SUMS against the files and manifest already verified."""
     source = root / SUMS_NAME
     try:
-        text = _read_regular(source).decode("utf-8")
+        text = _read_member(root, SUMS_NAME, MAX_MANIFEST).decode("utf-8")
     except UnicodeDecodeError:
         raise TransferError(f"{source} is not text", "export the bundle again") from None
     sums = _parse_sums(text, source)

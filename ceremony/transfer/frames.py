@@ -28,6 +28,11 @@ Stable API (used by the command line, the TUI and bench/qr.py):
     FountainDecoder(expect: str | None = None)
         .add(text) -> bool .complete .result() -> bytes .progress() -> Progress
         .k .transfer_id .short_hash .frames_seen .received .duplicates .foreign .corrupt
+        .others() -> list[TransferSeen] .dropped
+
+A decoder follows every transfer whose frames it sees and finishes with the
+first that completes (a stray frame of another transfer seen first does not
+lock it out); the figures are those of the leading transfer.
 """
 
 from __future__ import annotations
@@ -44,7 +49,7 @@ from qrcode import constants as qr_constants
 from qrcode import util as qr_util
 
 from ceremony.errors import TransferError
-from ceremony.transfer import base45
+from ceremony.transfer import base45, codec
 
 PREFIX = "TC1"
 """Format name and version, in the alphanumeric charset; a new layout gets TC2."""
@@ -139,34 +144,16 @@ def default_frame_count(k: int) -> int:
 
 
 def encode_payload(data: bytes) -> bytes:
-    """Compress a bundle for transfer (a zlib stream, RFC 1950, level 9).
-
-    Bundles are JSON and compress 3-10x, which means fewer frames to scan.
-    """
+    """A zlib stream (RFC 1950, level 9) of ``data``: how senders before bundle
+    format 2 wrapped a bundle. Bundles of format 2 compress themselves and
+    travel as they are (see ceremony.transfer.qr); this stays for payloads
+    that are not bundles."""
     return zlib.compress(data, 9)
 
 
 def decode_payload(payload: bytes, *, max_size: int = MAX_UNCOMPRESSED) -> bytes:
-    """Inflate a received payload, refusing truncated, trailing or oversized data."""
-    inflater = zlib.decompressobj()
-    try:
-        data = inflater.decompress(payload, max_size)
-    except zlib.error as exc:
-        raise TransferError(
-            f"the received payload is not a zlib stream ({exc})",
-            "check that sender and receiver run the same version of the tool",
-        ) from None
-    if inflater.unconsumed_tail:
-        raise TransferError(
-            f"the received payload inflates to more than {max_size} bytes",
-            "split the bundle, or raise the limit if you expected a bundle this large",
-        )
-    if not inflater.eof or inflater.unused_data:
-        raise TransferError(
-            "the received payload is truncated or has bytes after its end",
-            "check that sender and receiver run the same version of the tool",
-        )
-    return data
+    """Inflate a zlib payload, refusing truncated, trailing or oversized data."""
+    return codec.inflate_zlib(payload, max_size)
 
 
 # --- frames --------------------------------------------------------------------
@@ -193,8 +180,17 @@ def format_frame(frame: Frame) -> str:
     return PREFIX + base45.encode(body + _crc16(body).to_bytes(2, "big"))
 
 
+MAX_FRAME_CHARS = 4296
+"""The most characters a QR symbol holds (version 40-L, alphanumeric)."""
+
+
 def parse_frame(text: str) -> Frame:
     """Parse a frame's text, raising TransferError for anything not well formed."""
+    if not isinstance(text, str) or len(text) > MAX_FRAME_CHARS:
+        raise TransferError(
+            "the QR symbol is not a frame (too long, or not text)",
+            "scan only the frames shown by `ceremony export --qr`",
+        )
     if not text.startswith(PREFIX):
         raise TransferError(
             "the QR symbol is not a TC1 transfer frame",
@@ -346,146 +342,260 @@ class FountainEncoder:
 # --- decoder -------------------------------------------------------------------
 
 
+MAX_FOLLOWED = 8
+"""Transfers a decoder follows at once; past that the one with fewest symbols goes."""
+
+MAX_FAILED = 64
+"""Failed transfers remembered (so their frames are not followed again)."""
+
+
 @dataclass(frozen=True)
 class Progress:
     """A snapshot for progress displays: how far along, and what was thrown away.
 
-    `percent` is received/K, held at 99 until the payload is verified
-    (RaptorQ now and then needs a symbol or two beyond K); `k` is 0 until a
-    frame of the transfer arrived.
+    The figures are those of the leading transfer (the one completed, else
+    the one closest to completion). `percent` is received/K, held at 99
+    until the payload is verified (RaptorQ now and then needs a symbol or
+    two beyond K); `k` is 0 until a frame of a transfer arrived.
     """
 
     frames_seen: int  # every text offered, good or bad
-    received: int  # distinct symbols of our transfer
+    received: int  # distinct symbols of the leading transfer
     k: int
     percent: float
-    foreign: int  # well-formed frames of another transfer
+    foreign: int  # well-formed frames of any other transfer
     corrupt: int  # texts that are not well-formed frames
     duplicates: int
     complete: bool
     transfer_id: str | None
+    others: int = 0  # other transfers seen (followed, failed or dropped)
+
+
+@dataclass(frozen=True)
+class TransferSeen:
+    """Another transfer whose frames were seen, for the report at the end."""
+
+    transfer_id: str
+    k: int
+    received: int
+    failure: str | None = None  # why its rebuilt payload was refused
+
+
+@dataclass
+class _Transfer:
+    """One transfer being followed: its shape, its symbols, its decoder."""
+
+    key: tuple[bytes, int, int]
+    order: int
+    decoder: raptorq.Decoder | None
+    ids: set[int]
+    frames: int = 0
+    duplicates: int = 0
+    payload: bytes | None = None
+    failure: str | None = None
+
+    @property
+    def k(self) -> int:
+        return self.key[1]
+
+    @property
+    def fraction(self) -> float:
+        return len(self.ids) / self.k
+
+    def seen(self) -> TransferSeen:
+        return TransferSeen(self.key[0].hex(), self.k, len(self.ids), self.failure)
 
 
 class FountainDecoder:
-    """Collects frames of one transfer until the payload is rebuilt and verified.
+    """Collects frames until one transfer's payload is rebuilt and verified.
 
-    It locks onto the first well-formed frame's transfer, or onto `expect`
-    (the sender's transfer id or short hash), and counts everything else:
-    frames of other transfers (or another rendering of the same one) as
-    foreign, anything that does not parse or fails its checksum as corrupt.
+    A screen may show frames of more than one transfer (a stray frame of
+    the last export, two laptops side by side), so the decoder follows
+    every transfer it sees, keyed by (transfer id, K, T), and finishes with
+    the first that completes; the others are reported, never mixed in.
+    With `expect` (the sender's transfer id or short hash) only that
+    transfer is followed. Frames of other transfers are counted as
+    foreign, texts that do not parse or fail their checksum as corrupt. A
+    transfer whose rebuilt payload fails its SHA-256 is dropped and
+    reported; it does not end the receive.
     """
 
     def __init__(self, expect: str | None = None) -> None:
         self._expect = _expected_id(expect)
-        self._id: bytes | None = None
-        self._symbol_size = 0
-        self._decoder: raptorq.Decoder | None = None
-        self._ids: set[int] = set()
-        self._payload: bytes | None = None
-        self.k = 0
+        self._transfers: dict[tuple[bytes, int, int], _Transfer] = {}
+        self._failed: dict[tuple[bytes, int, int], _Transfer] = {}
+        self._done: _Transfer | None = None
+        self._order = 0
+        self._well_formed = 0
+        self.dropped = 0
         self.frames_seen = 0
-        self.duplicates = 0
-        self.foreign = 0
         self.corrupt = 0
+
+    # ------------------------------------------------------------- figures
+
+    def _leader(self) -> _Transfer | None:
+        if self._done is not None:
+            return self._done
+        if not self._transfers:
+            return None
+        return max(self._transfers.values(), key=lambda t: (t.fraction, -t.order))
+
+    @property
+    def k(self) -> int:
+        """K of the leading transfer; 0 before any frame arrived."""
+        leader = self._leader()
+        return leader.k if leader is not None else 0
 
     @property
     def received(self) -> int:
-        """Distinct symbols of our transfer received so far."""
-        return len(self._ids)
+        """Distinct symbols of the leading transfer received so far."""
+        leader = self._leader()
+        return len(leader.ids) if leader is not None else 0
+
+    @property
+    def duplicates(self) -> int:
+        """Frames of the leading transfer seen again (or after it completed)."""
+        leader = self._leader()
+        return leader.duplicates if leader is not None else 0
+
+    @property
+    def foreign(self) -> int:
+        """Well-formed frames of any transfer but the leading one."""
+        leader = self._leader()
+        return self._well_formed - (leader.frames if leader is not None else 0)
 
     @property
     def complete(self) -> bool:
-        """True once the payload is rebuilt and its SHA-256 matched."""
-        return self._payload is not None
+        """True once a payload is rebuilt and its SHA-256 matched."""
+        return self._done is not None
 
     @property
     def transfer_id(self) -> str | None:
-        """Hex id of the transfer we locked onto, if any yet."""
-        return self._id.hex() if self._id is not None else None
+        """Hex id of the leading transfer, if any yet."""
+        leader = self._leader()
+        return leader.key[0].hex() if leader is not None else None
 
     @property
     def short_hash(self) -> str | None:
         """16 hex digits of the verified payload's SHA-256, once complete."""
-        if self._payload is None:
+        if self._done is None or self._done.payload is None:
             return None
-        return hashlib.sha256(self._payload).hexdigest()[:16]
+        return hashlib.sha256(self._done.payload).hexdigest()[:16]
+
+    def others(self) -> list[TransferSeen]:
+        """Every transfer seen besides the leading one: followed, then failed."""
+        leader = self._leader()
+        followed = [t for t in self._transfers.values() if t is not leader]
+        return [t.seen() for t in followed + list(self._failed.values())]
+
+    # ------------------------------------------------------------- frames
 
     def add(self, text: str) -> bool:
-        """Offer one scanned text; True when it was a new symbol of our transfer."""
+        """Offer one scanned text; True when it was a new symbol of a followed transfer."""
         self.frames_seen += 1
         try:
             frame = parse_frame(text)
         except TransferError:
             self.corrupt += 1
             return False
-        if not self._belongs(frame):
+        key = (frame.transfer_id, frame.k, len(frame.symbol))
+        transfer = self._transfers.get(key) or self._failed.get(key)
+        if transfer is None:
+            if not self._acceptable(frame):
+                return False
+            if self.complete:  # the receive is over: not worth following
+                self._well_formed += 1
+                return False
+            transfer = self._follow(key)
+        self._well_formed += 1
+        transfer.frames += 1
+        if transfer.failure is not None or (self.complete and transfer is not self._done):
             return False
-        if frame.symbol_id in self._ids or self.complete:
-            self.duplicates += 1
+        if frame.symbol_id in transfer.ids or self.complete:
+            transfer.duplicates += 1
             return False
-        self._ids.add(frame.symbol_id)
-        assert self._decoder is not None
-        block = self._decoder.decode(_packet(frame.symbol_id, frame.symbol))
+        transfer.ids.add(frame.symbol_id)
+        assert transfer.decoder is not None
+        block = transfer.decoder.decode(_packet(frame.symbol_id, frame.symbol))
         if block is not None:
-            self._payload = self._unseal(bytes(block))
+            self._finish(transfer, bytes(block))
         return True
+
+    def _acceptable(self, frame: Frame) -> bool:
+        """A frame of a new transfer: one we may follow, or counted and skipped."""
+        try:
+            _check_shape(frame.k, len(frame.symbol))
+        except TransferError:
+            self.corrupt += 1
+            return False
+        if self._expect is not None and self._expect[:4] != frame.transfer_id:
+            self._well_formed += 1
+            return False
+        return True
+
+    def _follow(self, key: tuple[bytes, int, int]) -> _Transfer:
+        if len(self._transfers) >= MAX_FOLLOWED:
+            weakest = min(self._transfers.values(), key=lambda t: (len(t.ids), t.order))
+            del self._transfers[weakest.key]
+            self.dropped += 1
+        padded = _padded(key[2])
+        decoder = raptorq.Decoder.with_defaults(key[1] * padded, padded)
+        transfer = _Transfer(key, self._order, decoder, set())
+        self._order += 1
+        self._transfers[key] = transfer
+        return transfer
+
+    def _finish(self, transfer: _Transfer, block: bytes) -> None:
+        transfer.decoder = None
+        try:
+            transfer.payload = self._unseal(transfer, block)
+        except TransferError as error:
+            transfer.failure = error.problem
+            del self._transfers[transfer.key]
+            self._failed[transfer.key] = transfer
+            while len(self._failed) > MAX_FAILED:
+                del self._failed[next(iter(self._failed))]
+            return
+        self._done = transfer
+        for other in self._transfers.values():
+            other.decoder = None  # the receive is over: free what the others hold
 
     def result(self) -> bytes:
         """The verified payload; an error naming what is missing before then."""
-        if self._payload is None:
-            raise TransferError(
-                f"the transfer is incomplete: {self.received} of at least {self.k or '?'} "
-                "symbols received",
-                "keep scanning, or export more frames and scan those too",
-            )
-        return self._payload
+        if self._done is not None and self._done.payload is not None:
+            return self._done.payload
+        failed = "".join(
+            f"; transfer {t.key[0].hex()} was rebuilt but refused: {t.failure}"
+            for t in self._failed.values()
+        )
+        raise TransferError(
+            f"the transfer is incomplete: {self.received} of at least {self.k or '?'} "
+            f"symbols received{failed}",
+            "keep scanning, or export more frames and scan those too",
+        )
 
     def progress(self) -> Progress:
         """A snapshot of the counters for a progress display."""
-        percent = (
-            100.0 if self.complete else min(99.0, 100.0 * self.received / self.k) if self.k else 0.0
-        )
+        k, received = self.k, self.received
+        percent = 100.0 if self.complete else min(99.0, 100.0 * received / k) if k else 0.0
+        leader = 1 if self._leader() is not None else 0
         return Progress(
             frames_seen=self.frames_seen,
-            received=self.received,
-            k=self.k,
+            received=received,
+            k=k,
             percent=percent,
             foreign=self.foreign,
             corrupt=self.corrupt,
             duplicates=self.duplicates,
             complete=self.complete,
             transfer_id=self.transfer_id,
+            others=len(self._transfers) + len(self._failed) + self.dropped - leader,
         )
 
-    def _belongs(self, frame: Frame) -> bool:
-        if self._id is None:
-            return self._lock(frame)
-        same = (frame.transfer_id, frame.k, len(frame.symbol)) == (
-            self._id,
-            self.k,
-            self._symbol_size,
-        )
-        if not same:
-            self.foreign += 1
-        return same
-
-    def _lock(self, frame: Frame) -> bool:
-        if self._expect is not None and self._expect[:4] != frame.transfer_id:
-            self.foreign += 1
-            return False
-        try:
-            _check_shape(frame.k, len(frame.symbol))
-        except TransferError:
-            self.corrupt += 1
-            return False
-        self._id, self.k, self._symbol_size = frame.transfer_id, frame.k, len(frame.symbol)
-        padded = _padded(self._symbol_size)
-        self._decoder = raptorq.Decoder.with_defaults(self.k * padded, padded)
-        return True
-
-    def _unseal(self, block: bytes) -> bytes:
-        padded, size = _padded(self._symbol_size), self._symbol_size
-        sealed = b"".join(block[i * padded : i * padded + size] for i in range(self.k))
+    def _unseal(self, transfer: _Transfer, block: bytes) -> bytes:
+        transfer_id, k, size = transfer.key
+        padded = _padded(size)
+        sealed = b"".join(block[i * padded : i * padded + size] for i in range(k))
         length = int.from_bytes(sealed[:4], "big")
         payload = sealed[SEAL_BYTES : SEAL_BYTES + length]
         digest = hashlib.sha256(payload).digest()
@@ -494,7 +604,7 @@ class FountainDecoder:
                 "the rebuilt payload does not match its SHA-256",
                 "restart the transfer on the sender and scan it again",
             )
-        if digest[:4] != self._id or not digest.startswith(self._expect or b""):
+        if digest[:4] != transfer_id or not digest.startswith(self._expect or b""):
             raise TransferError(
                 "the rebuilt payload does not match the transfer id in its frames",
                 "restart the transfer on the sender and scan it again",
