@@ -26,6 +26,8 @@ class Config:
     module: str | None = None
     expiry_days: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_EXPIRY_DAYS))
     owners: dict[str, str] = field(default_factory=dict)
+    runbooks_dir: str | None = None
+    """A folder of the project's own runbooks ([runbooks] dir), relative to the workspace."""
 
     def to_toml(self) -> str:
         lines = ["[repository]", f"name = {_quote(self.repository)}"]
@@ -36,6 +38,8 @@ class Config:
         lines += [f"{role} = {days}" for role, days in sorted(self.expiry_days.items())]
         lines += ["", "[owners]"]
         lines += [f"{_quote(k)} = {_quote(v)}" for k, v in sorted(self.owners.items())]
+        if self.runbooks_dir:
+            lines += ["", "[runbooks]", f"dir = {_quote(self.runbooks_dir)}"]
         return "\n".join(lines) + "\n"
 
 
@@ -70,6 +74,13 @@ def load_config(workspace: Path) -> Config | None:
             )
         config.expiry_days[role] = days
     config.owners = {str(k): str(v) for k, v in data.get("owners", {}).items()}
+    runbooks = data.get("runbooks", {}).get("dir")
+    if runbooks is not None and not (isinstance(runbooks, str) and runbooks.strip()):
+        raise WorkspaceError(
+            f"{path}: runbooks.dir must be the path of a folder, as text",
+            'fix the value in ceremony.toml, e.g. dir = "runbooks"',
+        )
+    config.runbooks_dir = runbooks
     return config
 
 
