@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ceremony import audit
 from ceremony.errors import BadInput, CeremonyError, KeyError_, ProofRefused
 from ceremony.runbooks import spec
-from ceremony.runbooks.template import parse_names, parse_number, parse_yes_no
+from ceremony.runbooks.template import parse_list, parse_names, parse_number, parse_yes_no
 from ceremony.text import visible
 from ceremony.words import short_words
 
@@ -458,7 +458,6 @@ class _Stage(Action):
         plan = ctx.scratch.pop("plan", None) or self.plan(ctx)
         staged = ctx.ceremony.stage(plan)
         lines = [
-            *plan.summary(),
             f"Staged {visible(staged.role)} version {staged.version}: "
             f"{_words(staged.payload_sha256)}",
         ]
@@ -539,7 +538,7 @@ class Delegate(_Stage):
             name=ctx.text("name"),
             keys=_keys(ctx, "keys"),
             threshold=ctx.number("threshold") or 1,
-            paths=ctx.names("paths") if ctx.text("paths") else [],
+            paths=parse_list(ctx.params.get("paths"), "paths"),
         )
         return ctx.ceremony.plan_delegation(plan, self._role(ctx), ctx.number("expires"))
 

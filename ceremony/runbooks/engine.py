@@ -33,6 +33,7 @@ from ceremony.runbooks import spec
 from ceremony.runbooks.actions import ACTIONS, Context, Input, Outcome, Secrets
 from ceremony.runbooks.format import END, Act, Runbook, Step
 from ceremony.runbooks.template import (
+    parse_list,
     parse_names,
     parse_number,
     render,
@@ -654,6 +655,8 @@ class Run:
         answer: Any = text
         if view.type == "names":
             answer = parse_names(text, view.text)
+        elif view.type == "list":
+            answer = parse_list(text, view.text)
         elif view.type == "number":
             answer = parse_number(text, view.text)
         elif not text:

@@ -40,7 +40,7 @@ MAX_RUNBOOK = 1024 * 1024
 END = "end"
 MUST, SHOULD = "MUST", "SHOULD"
 KINDS = ("do", "check", "ask", "enter")
-ENTRY_TYPES = ("text", "names", "number", "path")
+ENTRY_TYPES = ("text", "names", "list", "number", "path")
 WORKSPACE_STATES = ("new", "existing", "any")
 """``new``: no root published yet (the folder becomes a workspace if it is
 not one); ``existing``: a workspace with a published root; ``any``: either."""

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-TEXT, NAMES, NUMBER, YESNO, PATH, CHOICE = "text", "names", "number", "yes/no", "path", "choice"
-"""Parameter kinds: one line of text; a comma-separated list of names; a whole
-number; yes or no; a file or folder path; one of the listed choices."""
+TEXT, NAMES, LIST, NUMBER = "text", "names", "list", "number"
+YESNO, PATH, CHOICE = "yes/no", "path", "choice"
+"""Parameter kinds: one line of text; a comma-separated list of names; a
+comma-separated list of any text (path patterns); a whole number; yes or no;
+a file or folder path; one of the listed choices."""
 
 
 @dataclass(frozen=True)
@@ -164,7 +166,7 @@ ACTIONS: dict[str, ActionSpec] = {
             (
                 Param("name", required=True, help="the delegated role's name"),
                 Param("keys", NAMES, required=True, help="its keys, by owner"),
-                Param("paths", NAMES, required=True, help="path patterns, e.g. pkgs/*"),
+                Param("paths", LIST, required=True, help="path patterns, e.g. pkgs/*"),
                 Param("threshold", NUMBER, default="1"),
                 Param("from", default="targets", help="the delegating role"),
                 Param("expires", NUMBER, help="default expiry of the delegated role's metadata"),

@@ -94,12 +94,30 @@ def parse_names(text: Any, what: str = "names") -> list[str]:
             continue
         if not _NAME.match(name):
             raise BadInput(
-                f"{visible(name)!r} is not usable as one of the {what}",
+                f"{visible(name)!r} is not usable as a name ({visible(what)})",
                 "use letters, digits, spaces and . - _ ' only (at most 64), separated by commas",
             )
         if name not in names:
             names.append(name)
     return names
+
+
+def parse_list(text: Any, what: str = "values") -> list[str]:
+    """Comma-separated values of any printable text (path patterns, say)."""
+    items = text if isinstance(text, list | tuple) else str(text or "").split(",")
+    values: list[str] = []
+    for item in items:
+        value = str(item).strip()
+        if not value:
+            continue
+        if visible(value) != value or len(value) > 200:
+            raise BadInput(
+                f"{visible(value)!r} is not usable in {visible(what)}",
+                "type printable text only, at most 200 characters per item",
+            )
+        if value not in values:
+            values.append(value)
+    return values
 
 
 def parse_number(text: Any, what: str) -> int:
