@@ -203,11 +203,13 @@ class Ceremony:
         title = title or f"Ceremony of {today.isoformat()}"
         return self._start(title, witnesses, report, implicit=True)
 
-    def reopen(self) -> audit.Transcript | None:
+    def reopen(self, *, new_workspace: bool = False) -> audit.Transcript | None:
         """Go on in the open record whatever day it began, after a new preflight.
 
         A runbook interrupted by a power cut resumes in its own record, even
         the next morning (``begin`` would start a new one after midnight).
+        With ``new_workspace``, a record whose ``start(new_workspace=True)``
+        was cut short before the workspace was made gets its workspace now.
         None when no record is open.
         """
         if self.transcript is not None and not self.transcript.closed:
@@ -215,7 +217,10 @@ class Ceremony:
         current = audit.Transcript.current(self.path)
         if current is None:
             return None
-        return self._continue(current, self._preflight())
+        transcript = self._continue(current, self._preflight())
+        if new_workspace and not self.is_workspace:
+            Workspace.create(self.path, _new_config(self.path), transcript.record)
+        return transcript
 
     def _continue(self, current: audit.Transcript, report: PreflightReport) -> audit.Transcript:
         already = self.allow_network and audit.override_recorded(current, report)

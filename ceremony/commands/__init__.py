@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 
-GROUPS = ["tokens", "metadata", "inspect", "audit", "rehearse", "transfer"]
+GROUPS = ["tokens", "metadata", "inspect", "audit", "rehearse", "transfer", "runbook"]
 
 
 def register_all(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:

@@ -424,6 +424,42 @@ class BagSeal(Action):
 # Staging
 
 
+def _recorded_payloads(ctx: Context) -> set[str]:
+    """Every payload a STAGED record in this workspace's transcripts names."""
+    directory = ctx.ceremony.workspace.root / audit.TRANSCRIPTS_DIR
+    found: set[str] = set()
+    for path in sorted(directory.glob("*.jsonl")):
+        try:
+            records, _ = audit.read_records(path)
+        except CeremonyError:
+            continue
+        found |= {
+            str(r["details"].get("payload_sha256"))
+            for r in records
+            if r["event"] == audit.STAGED
+        }
+    return found
+
+
+def staged_before(ctx: Context, role: str) -> dict[str, Any] | None:
+    """What this step staged before an interruption: its STAGED record, or,
+    when the power cut came after the proposal was written but before its
+    record, the proposal itself (no record anywhere names its payload, and
+    this step is the one that was staging), recorded now."""
+    record = ctx.found(audit.STAGED, role=role)
+    if record is not None or not ctx.resumed:
+        return record
+    ws = ctx.ceremony.workspace
+    if role not in ws.staged_roles():
+        return None
+    staged = ws.staged_payload(role)
+    if staged.digest in _recorded_payloads(ctx):
+        return None
+    details = {"role": role, "version": staged.version(), "payload_sha256": staged.digest}
+    ctx.ceremony.record(audit.STAGED, found_after_interruption=True, **details)
+    return {"details": details}
+
+
 class _Stage(Action):
     """Build a plan (shown first), then stage exactly that plan."""
 
@@ -443,7 +479,7 @@ class _Stage(Action):
         return self.role
 
     def _staged_before(self, ctx: Context) -> dict[str, Any] | None:
-        return ctx.found(audit.STAGED, role=self._role(ctx))
+        return staged_before(ctx, self._role(ctx))
 
     def perform(self, ctx: Context) -> Outcome:
         before = self._staged_before(ctx)
@@ -616,7 +652,7 @@ class AddRemoteKeys(Action):
         from ceremony.possession import Proof
         from ceremony.roles import RootPlan
 
-        if ctx.found(audit.STAGED, role="root") is not None:
+        if staged_before(ctx, "root") is not None:
             return Outcome("accepted", ["The keys were added before the interruption."])
         directory = _stick(ctx)
         accepted: list[tuple[str, Key]] = []

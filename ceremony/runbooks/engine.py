@@ -274,6 +274,7 @@ class Run:
         self._done: dict[str, list[str]] = {}
         self._people: list[str] = []
         self._finished: FinishedView | None = None
+        self._closes: dict[str, Any] | None = None
 
     # ------------------------------------------------------------ opening
 
@@ -285,7 +286,7 @@ class Run:
         as every ceremony does), or goes on in the open one. Refused while
         the open record holds an unfinished run of another runbook.
         """
-        transcript = ceremony.reopen()
+        transcript = ceremony.reopen(new_workspace=runbook.workspace != "existing")
         if transcript is not None:
             records, _ = audit.read_records(transcript.path)
             unfinished = _unfinished_runs(records)
@@ -383,6 +384,7 @@ class Run:
         if person and person not in self._people:
             self._people.append(person)
         self._last_act = self.runbook.step(details["step"]).act
+        self._closes = details.get("closes")
         self._act_noted = False
         self._started = None
         nxt = details.get("next")
@@ -756,16 +758,12 @@ class Run:
         if outcome is not None:
             details["outputs"] = outcome.outputs
             details["details"] = outcome.details
+            if outcome.closes is not None:
+                details["closes"] = outcome.closes
         self.ceremony.record(audit.STEP, by, **details)
         self._view = None
         self._scratch.clear()
         self._apply_done(details)
-        if outcome is not None and outcome.closes is not None:
-            head = self.ceremony.close_record(
-                runbook=self.runbook.name, run=self.run_id, **outcome.closes
-            )
-            self._finished = FinishedView(True, False, head, tuple(to_words(head)))
-            return self._finished
         self._settle()
         return self.current()
 
@@ -788,6 +786,9 @@ class Run:
             if not step.each or self._items(step):
                 break
             self._position = self._after(step, "done")
+        if self._closes is not None:
+            self._close()
+            return
         next_act = self.runbook.step(self._position.step).act if self._position else None
         if self._last_act is not None and not self._act_noted and next_act != self._last_act:
             self._pending_act = self._last_act
@@ -810,6 +811,19 @@ class Run:
         self._pending_act = None
         self._settle()
         return self.current()
+
+    def _close(self) -> None:
+        """Close the record, as the close step just confirmed said (again, when a
+        power cut came between that step's record and the close record)."""
+        assert self._closes is not None
+        transcript = self.ceremony.transcript
+        if transcript is not None and transcript.closed:
+            head = transcript.head_hash
+        else:
+            head = self.ceremony.close_record(
+                runbook=self.runbook.name, run=self.run_id, **self._closes
+            )
+        self._finished = FinishedView(True, False, head, tuple(to_words(head)))
 
     def _end(self) -> None:
         transcript = self.ceremony.transcript
@@ -878,3 +892,35 @@ def _check_workspace(ceremony: Ceremony, runbook: Runbook) -> None:
             "published root",
             "use root-rotation to change it, or give a new folder with --workspace",
         )
+
+
+def situation(ceremony: Ceremony, runbook: Runbook) -> str:
+    """What Run.open would do here, found without writing anything (for --dry-run)."""
+    from pathlib import Path
+
+    directory = Path(ceremony.path) / audit.TRANSCRIPTS_DIR
+    files = sorted(directory.glob("*.jsonl")) if directory.is_dir() else []
+    for path in reversed(files):
+        try:
+            records, _ = audit.read_records(path)
+        except CeremonyError as error:
+            return f"Would be refused: {error.problem}"
+        if not records:
+            continue
+        if records[-1]["event"] == audit.CLOSE:
+            break
+        unfinished = _unfinished_runs(records)
+        mine = [r for r in unfinished if r["runbook"] == runbook.name]
+        if mine:
+            run = Run(ceremony, runbook, mine[-1]["run"])
+            run._replay(records)
+            at = run._position.step if run._position else "its end"
+            return f"Would resume run {mine[-1]['run']} in {path.name} at step {at}."
+        if unfinished:
+            return f"Would be refused: {path.name} holds an unfinished run of another runbook."
+        return f"Would begin a new run in the open record {path.name}."
+    try:
+        _check_workspace(ceremony, runbook)
+    except WorkspaceError as error:
+        return f"Would be refused: {error.problem}"
+    return f"Would open a new ceremony record in {ceremony.path} (after the preflight) and begin."
