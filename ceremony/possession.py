@@ -157,7 +157,9 @@ class Proof:
         try:
             signature = Signature.from_dict(dict(document["signature"]))
         except (KeyError, TypeError, ValueError, AttributeError, FormatError):
-            raise BadInput(f"{source}: the signature is malformed", "make the proof again") from None
+            raise BadInput(
+                f"{source}: the signature is malformed", "make the proof again"
+            ) from None
         return cls(challenge, key, signature)
 
     @classmethod

@@ -30,9 +30,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     parser.add_argument(
         "--threshold", type=int, default=2, metavar="T", help="root threshold (default 2)"
     )
-    parser.add_argument(
-        "--runbooks", metavar="DIR", help="a folder of the project's own runbooks"
-    )
+    parser.add_argument("--runbooks", metavar="DIR", help="a folder of the project's own runbooks")
     parser.add_argument(
         "--tui", action="store_true", help="practise the runbook in the app (with --runbook)"
     )

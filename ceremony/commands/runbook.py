@@ -37,13 +37,21 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         help="the project's own runbooks (default: [runbooks] dir in ceremony.toml)",
     )
     listing = actions.add_parser(
-        "list", parents=[common, folder], help="the runbooks available here"
+        "list",
+        parents=[common, folder],
+        help="the runbooks available here",
+        description="List the runbooks that ship with the tool and the project's own "
+        "(--runbooks DIR, or [runbooks] dir in ceremony.toml), with their time and origin. "
+        "Every one is checked first; a faulty one is named by file and line.",
     )
     listing.set_defaults(func=cmd_list)
     show = actions.add_parser(
         "show",
         parents=[common, folder],
         help="print a runbook, with blanks for initials and times",
+        description="Print the runbook as people read it at the table: who must be "
+        "present, the materials, and every step (DO, CHECK, IF ... GO TO) with blanks for "
+        "initials, times and the head hash words at the end of each act.",
     )
     show.add_argument("name")
     show.set_defaults(func=cmd_show)
@@ -51,6 +59,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         "check",
         parents=[common],
         help="check runbook files you wrote (every problem, by line)",
+        description="Check runbook files (or folders of them) against the format of "
+        "docs/runbooks.md: unknown fields, actions or parameters, GO TO a step that does "
+        "not exist, variables no step sets. Every problem is named by file and line.",
     )
     check.add_argument("paths", nargs="+", metavar="PATH", help="runbook files or folders")
     check.set_defaults(func=cmd_check)
@@ -206,8 +217,10 @@ def _answer(args: argparse.Namespace, run: Run, view: View) -> View:
 
 
 def _heading(view: Any) -> None:
-    print(f"\nStep {view.number}/{view.total} (act {visible(view.act.id)}) {view.step.id}, "
-          f"{view.level}: {visible(view.who)}{': ' + visible(view.person) if view.person else ''}")
+    print(
+        f"\nStep {view.number}/{view.total} (act {visible(view.act.id)}) {view.step.id}, "
+        f"{view.level}: {visible(view.who)}{': ' + visible(view.person) if view.person else ''}"
+    )
     print(f"  {visible(view.instruction)}")
 
 
@@ -256,7 +269,9 @@ def _step(run: Run, view: Any) -> View:
 
 def _perform(args: argparse.Namespace, run: Run, step: Any) -> View:
     prompt = "  Press Enter to carry it out"
-    answer = ask(prompt + (", or type s to skip this SHOULD step: " if not step.mandatory else ": "))
+    answer = ask(
+        prompt + (", or type s to skip this SHOULD step: " if not step.mandatory else ": ")
+    )
     if answer.strip().lower() == "s" and not step.mandatory:
         return run.skip(_person(run, step))
     inputs = {}

@@ -225,7 +225,9 @@ class InitToken(Action):
         selector = ctx.text("token") or None
         ctx.ceremony.check_token_init(None if erase else selector)
         if erase:
-            return [f"ERASE token {visible(selector or '?')} and initialise it as {visible(label)!r}"]
+            return [
+                f"ERASE token {visible(selector or '?')} and initialise it as {visible(label)!r}"
+            ]
         return [f"Initialise a blank token with the label {visible(label)!r} and new PINs"]
 
     def perform(self, ctx: Context) -> Outcome:
@@ -247,8 +249,10 @@ class InitToken(Action):
             label, so_pin, user_pin, selector=ctx.text("token") or None, erase=erase
         )
         del so_pin, user_pin
-        lines = [f"Token {visible(label)!r} initialised: serial {visible(info.serial)}, "
-                 f"{visible(info.manufacturer)} {visible(info.model)}"]
+        lines = [
+            f"Token {visible(label)!r} initialised: serial {visible(info.serial)}, "
+            f"{visible(info.manufacturer)} {visible(info.model)}"
+        ]
         return Outcome("done", lines, {f"serial.{label}": info.serial}, {"serial": info.serial})
 
     @staticmethod
@@ -282,9 +286,7 @@ class GenerateKey(Action):
         if ctx.resumed:
             key = self._on_token(ctx, token, label, owner)
         if key is None:
-            generated = ctx.ceremony.generate_key(
-                token, ctx.text("type"), label, owner, ctx.pins()
-            )
+            generated = ctx.ceremony.generate_key(token, ctx.text("type"), label, owner, ctx.pins())
             key, verdict = generated.key, generated.info.born_on_token
         else:
             verdict = True
@@ -360,9 +362,9 @@ def sealed_number(ctx: Context, item: str) -> tuple[str, str] | None:
         for record in reversed(records):
             details = record["details"]
             outputs = details.get("outputs") or {}
-            if record["event"] == audit.STEP and details.get("action") == "bag-seal":
-                if f"bag.{item}" in outputs:
-                    return str(outputs[f"bag.{item}"]), f"{path.name}, record {record['seq']}"
+            sealing = record["event"] == audit.STEP and details.get("action") == "bag-seal"
+            if sealing and f"bag.{item}" in outputs:
+                return str(outputs[f"bag.{item}"]), f"{path.name}, record {record['seq']}"
     return None
 
 
@@ -387,7 +389,9 @@ class BagOpen(Action):
             expected, source = sealed
         details = {"item": item, "typed": typed, "expected": expected, "source": source}
         if typed == expected:
-            return Outcome("match", [f"Bag of {visible(item)}: {typed}, as in {source}"], {}, details)
+            return Outcome(
+                "match", [f"Bag of {visible(item)}: {typed}, as in {source}"], {}, details
+            )
         return Outcome(
             "mismatch",
             [f"Bag of {visible(item)}: {typed} typed, but {expected} in {source}"],
@@ -434,9 +438,7 @@ def _recorded_payloads(ctx: Context) -> set[str]:
         except CeremonyError:
             continue
         found |= {
-            str(r["details"].get("payload_sha256"))
-            for r in records
-            if r["event"] == audit.STAGED
+            str(r["details"].get("payload_sha256")) for r in records if r["event"] == audit.STAGED
         }
     return found
 
@@ -455,7 +457,11 @@ def staged_before(ctx: Context, role: str) -> dict[str, Any] | None:
     staged = ws.staged_payload(role)
     if staged.digest in _recorded_payloads(ctx):
         return None
-    details = {"role": role, "version": staged.version(), "payload_sha256": staged.digest}
+    details: dict[str, Any] = {
+        "role": role,
+        "version": staged.version(),
+        "payload_sha256": staged.digest,
+    }
     ctx.ceremony.record(audit.STAGED, found_after_interruption=True, **details)
     return {"details": details}
 
@@ -487,8 +493,10 @@ class _Stage(Action):
             details = before["details"]
             return Outcome(
                 "done",
-                [f"Staged {visible(details['role'])} version {details['version']} before the "
-                 "interruption."],
+                [
+                    f"Staged {visible(details['role'])} version {details['version']} before the "
+                    "interruption."
+                ],
                 details={k: details[k] for k in ("role", "version", "payload_sha256")},
             )
         plan = ctx.scratch.pop("plan", None) or self.plan(ctx)
@@ -665,8 +673,11 @@ class AddRemoteKeys(Action):
                 expected = f"a proof of possession by {owner} over the challenge of the proposal"
                 return Outcome(
                     "refused",
-                    [*lines, f"REFUSED {visible(owner)}: {visible(error.problem)}",
-                     "No key was added."],
+                    [
+                        *lines,
+                        f"REFUSED {visible(owner)}: {visible(error.problem)}",
+                        "No key was added.",
+                    ],
                     irregular=(expected, error.problem),
                     details={"refused": owner},
                 )
@@ -698,9 +709,7 @@ class Review(Action):
     def perform(self, ctx: Context) -> Outcome:
         review = ctx.scratch.pop("review", None) or ctx.ceremony.review(ctx.text("role"))
         ctx.ceremony.confirm_review(review, ctx.by)
-        lines = [
-            f"{visible(review.role)} version {review.version} reviewed: {review.fingerprint}"
-        ]
+        lines = [f"{visible(review.role)} version {review.version} reviewed: {review.fingerprint}"]
         return Outcome("done", lines, details={"payload_sha256": review.payload_sha256})
 
 
@@ -814,7 +823,10 @@ class Export(Action):
         if ctx.resumed and (target / "bundle.json").is_file():
             bundle = _written_before(bundle, target)
             exchange.record_export(
-                ws, bundle, medium="directory", destination=str(target.absolute()),
+                ws,
+                bundle,
+                medium="directory",
+                destination=str(target.absolute()),
                 written_before_interruption=True,
             )
         else:
@@ -909,7 +921,8 @@ class Close(Action):
         ]
 
     def perform(self, ctx: Context) -> Outcome:
-        agreed, disagreed = [], []
+        agreed: list[str] = []
+        disagreed: list[str] = []
         for name in ctx.participants:
             answer = ctx.inputs.get(f"agree:{name}", "").strip().lower()
             if answer not in (AGREE, DISAGREE):
@@ -922,8 +935,11 @@ class Close(Action):
             ctx.ceremony.record(audit.AGREEMENT, name, agrees=name in agreed)
         lines = [f"agree: {visible(n)}" for n in agreed]
         lines += [f"DO NOT AGREE: {visible(n)}" for n in disagreed]
-        closes = {"outcome": ctx.text("outcome") or "completed", "agreed": agreed,
-                  "not_agreed": disagreed}
+        closes = {
+            "outcome": ctx.text("outcome") or "completed",
+            "agreed": agreed,
+            "not_agreed": disagreed,
+        }
         return Outcome("done", lines, details={"not_agreed": disagreed}, closes=closes)
 
 

@@ -304,9 +304,7 @@ class Run:
             _check_workspace(ceremony, runbook)
         else:
             _check_workspace(ceremony, runbook)
-            ceremony.start(
-                runbook.title, witnesses, new_workspace=runbook.workspace != "existing"
-            )
+            ceremony.start(runbook.title, witnesses, new_workspace=runbook.workspace != "existing")
         return cls._begin(ceremony, runbook)
 
     @classmethod
@@ -343,8 +341,12 @@ class Run:
         run.resumed = True
         at = run._position.step if run._position is not None else END
         ceremony.record(
-            audit.RUNBOOK, ceremony.operator, run=run.run_id, runbook=runbook.name,
-            state="resumed", at=at,
+            audit.RUNBOOK,
+            ceremony.operator,
+            run=run.run_id,
+            runbook=runbook.name,
+            state="resumed",
+            at=at,
         )
         run._settle()
         return run
@@ -451,7 +453,7 @@ class Run:
         assert step.action is not None
         action = spec.ACTIONS[step.action]
         ctx = self._context(step, position)
-        extra = {
+        extra: dict[str, Any] = {
             "action": step.action,
             "summary": action.summary,
             "params": ctx.params,
@@ -567,7 +569,7 @@ class Run:
         ctx = self._context(step_view.step, self._position, secrets, inputs, by)
         self._record_started()
         try:
-            outcome = ACTIONS[step_view.step.action].perform(ctx)
+            outcome = ACTIONS[str(step_view.step.action)].perform(ctx)
         except CeremonyError as error:
             return self.fail(error)
         return self._outcome_view(step_view, outcome)
@@ -603,8 +605,12 @@ class Run:
         lines = [f"signed: {h.describe()}" for h in outcome.signed]
         lines += [f"already signed: {h.describe()}" for h in outcome.already]
         lines += [f"not in the room: {h.describe()}" for h in self._round.absent]
-        lines += [f"skipped: {h.describe()}" for h in outcome.skipped if h not in self._round.absent]
-        result = "complete" if all(r.met for r in self._round.round.requirements()) else "incomplete"
+        lines += [
+            f"skipped: {h.describe()}" for h in outcome.skipped if h not in self._round.absent
+        ]
+        result = (
+            "complete" if all(r.met for r in self._round.round.requirements()) else "incomplete"
+        )
         if result == "incomplete":
             lines += [f"still needed: {h.describe()}" for h in self._round.holders()]
         details = {"signed": [h.owner for h in outcome.signed], "role": view.role}
@@ -830,8 +836,11 @@ class Run:
         assert transcript is not None
         if not transcript.closed:
             self.ceremony.record(
-                audit.RUNBOOK, self.ceremony.operator, run=self.run_id,
-                runbook=self.runbook.name, state="ended",
+                audit.RUNBOOK,
+                self.ceremony.operator,
+                run=self.run_id,
+                runbook=self.runbook.name,
+                state="ended",
             )
         head = transcript.head_hash
         self._finished = FinishedView(transcript.closed, False, head, tuple(to_words(head)))

@@ -236,12 +236,12 @@ def _blocks(lines: list[str], where: str, problems: list[Problem]) -> list[_Raw]
                 open_fence, body = (match.group(1), match.group(2), number), []
             continue
         fence, info, start = open_fence
-        if match and match.group(1)[0] == fence[0] and len(match.group(1)) >= len(fence):
-            if not match.group(2):
-                if info and info.lower() in BLOCK_KINDS:
-                    found.append(_Raw(info.lower(), start, number, body))
-                open_fence = None
-                continue
+        closing = match and not match.group(2) and match.group(1)[0] == fence[0]
+        if closing and match and len(match.group(1)) >= len(fence):
+            if info and info.lower() in BLOCK_KINDS:
+                found.append(_Raw(info.lower(), start, number, body))
+            open_fence = None
+            continue
         body.append((number, line))
     if open_fence is not None:
         problems.append(Problem(where, open_fence[2], "this fenced block is never closed"))
@@ -303,7 +303,9 @@ def _known_fields(
         if key not in allowed and not (kind == "step" and key.startswith("if ")):
             known = ", ".join(sorted(allowed)) + (", if RESULT" if kind == "step" else "")
             problems.append(
-                Problem(where, item.line, f"unknown field '{key}' in a {kind} block (known: {known})")
+                Problem(
+                    where, item.line, f"unknown field '{key}' in a {kind} block (known: {known})"
+                )
             )
     for key, required in allowed.items():
         if required and key not in fields:
@@ -516,12 +518,16 @@ class _Checker:
 
     def _step_detail(self, step: Step, fields: dict[str, Field]) -> Step:
         kind = step.kind
-        action, params, answers = None, {}, ()
+        action: str | None = None
+        params: dict[str, str] = {}
+        answers: tuple[str, ...] = ()
         if kind == "do":
             action, params = self._action(fields)
         for key in ("with",):
             if key in fields and kind != "do":
-                self.problem(fields[key].line, "'with:' gives an action's parameters: use it with do")
+                self.problem(
+                    fields[key].line, "'with:' gives an action's parameters: use it with do"
+                )
         if kind == "ask":
             answers = _names(fields["answers"].value) if "answers" in fields else ("yes", "no")
             for answer in answers:
@@ -542,10 +548,12 @@ class _Checker:
             self.problem(fields["into"].line, f"into: {into!r} must name a variable of ask/enter")
         rehearse = fields["rehearse"].value if "rehearse" in fields else None
         if rehearse is not None and kind not in ("ask", "enter"):
-            self.problem(fields["rehearse"].line, "rehearse: gives the scripted answer of ask/enter")
-        if kind == "ask" and rehearse is not None and "{" not in rehearse:
-            if rehearse.lower() not in answers:
-                self.problem(fields["rehearse"].line, f"rehearse: {rehearse!r} is not an answer")
+            self.problem(
+                fields["rehearse"].line, "rehearse: gives the scripted answer of ask/enter"
+            )
+        scripted = rehearse is not None and "{" not in rehearse
+        if kind == "ask" and scripted and str(rehearse).lower() not in answers:
+            self.problem(fields["rehearse"].line, f"rehearse: {rehearse!r} is not an answer")
         return replace(
             step,
             action=action,

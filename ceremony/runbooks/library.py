@@ -93,7 +93,9 @@ class Library:
             for name in runbook.before:
                 if name not in self.entries:
                     problems.append(
-                        Problem(str(runbook.path), runbook.before_line, f"before: no runbook {name!r}")
+                        Problem(
+                            str(runbook.path), runbook.before_line, f"before: no runbook {name!r}"
+                        )
                     )
             try:
                 self.chain(runbook.name)

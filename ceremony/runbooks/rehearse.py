@@ -125,7 +125,9 @@ class Cast:
             "rehearsal.newcomer": NAMES[self.holders],
             "rehearsal.remote": NAMES[self.holders + 1],
             "rehearsal.site": site,
-            "rehearsal.site-holders": first_site if site in ("", "first") else names[len(first_site):],
+            "rehearsal.site-holders": first_site
+            if site in ("", "first")
+            else names[len(first_site) :],
             "rehearsal.files": str(self.files),
             "rehearsal.stick": str(self.stick),
         }
@@ -273,7 +275,9 @@ class Script:
             return
         if step.action == "bag-seal":
             item, number = str(step.params["item"]), self._typed["number"]
-            write_atomic(self.rehearsal.bag_log, json.dumps({**self._bags(), item: number}).encode())
+            write_atomic(
+                self.rehearsal.bag_log, json.dumps({**self._bags(), item: number}).encode()
+            )
         if step.action == "challenge":
             for owner in as_text(step.params.get("holders")).split(","):
                 if owner.strip():

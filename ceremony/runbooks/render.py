@@ -74,7 +74,7 @@ def step_lines(runbook: Runbook, step: Step) -> list[str]:
     elif step.kind == "ask":
         out += _wrap(f"ASK: {step.text} ({' / '.join(step.answers)})", "      ")
     else:
-        out += _wrap(f"ENTER: {step.text}", "      ") + [f"      {BLANK * 4}"]
+        out += [*_wrap(f"ENTER: {step.text}", "      "), f"      {BLANK * 4}"]
     for result, target in step.forks.items():
         out.append(f"      IF {result} THEN {_jump(target)}")
     if step.goto:
@@ -111,7 +111,10 @@ def printable(runbook: Runbook) -> str:
         number = block.last + 1
     if last_act is not None:
         out += _act_end(runbook.act(last_act))
-    out += ["At the close, every participant:", f"  {'Name':<28}{'Agree / do not agree':<24}Signature"]
+    out += [
+        "At the close, every participant:",
+        f"  {'Name':<28}{'Agree / do not agree':<24}Signature",
+    ]
     out += [f"  {BLANK * 3:<28}{'agree / do not agree':<24}{BLANK}" for _ in range(6)]
     return "\n".join(out).rstrip() + "\n"
 

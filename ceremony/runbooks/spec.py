@@ -214,9 +214,9 @@ ACTIONS: dict[str, ActionSpec] = {
                 Param("roles", NAMES, help="only these roles (default all)"),
             ),
         ),
-        ActionSpec("import", "check a bundle from a folder, then merge or add what it carries", (
-            _DIR,
-        )),
+        ActionSpec(
+            "import", "check a bundle from a folder, then merge or add what it carries", (_DIR,)
+        ),
         ActionSpec(
             "close",
             "every participant says agree or do not agree; the record is closed",
