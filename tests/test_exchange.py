@@ -208,7 +208,7 @@ def test_publish_bundle_with_a_different_root_is_refused(people, workspace):
     altered = json.dumps(json.loads(root.data)).encode()  # same content, other bytes
     files = [f for f in bundle.files if f.name != root.name] + [BundleFile(root.name, altered)]
     before = snapshot(workspace)
-    with pytest.raises(CheckFailed, match="different root v1 .* forked"):
+    with pytest.raises(CheckFailed, match=r"different root v1 .* forked"):
         exchange.import_bundle(ws, Bundle("publish", ws.config.repository, files))
     assert snapshot(workspace) == before
 

@@ -25,9 +25,9 @@ from tuf.api.metadata import (
 )
 
 from ceremony import cli
+from ceremony.config import Config
 from ceremony.errors import BadInput
 from ceremony.verify import FAIL, OK, WARN, verify_workspace
-from ceremony.config import Config
 from ceremony.workspace import Workspace
 from tests.tufkit import NOW, TOP, holder
 
