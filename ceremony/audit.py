@@ -73,6 +73,10 @@ MODULE = "module"
 ERROR = "error"
 CONFIRMATION = "confirmation"
 EXCEPTION = "exception"
+RUNBOOK = "runbook"
+STEP = "step"
+ACT_END = "act_end"
+AGREEMENT = "agreement"
 CLOSE = "close"
 
 #: Each event and the title it gets in a printed record.
@@ -93,6 +97,10 @@ EVENT_TITLES: dict[str, str] = {
     ERROR: "Error",
     CONFIRMATION: "Operator confirmed",
     EXCEPTION: "Exception to the procedure",
+    RUNBOOK: "Runbook",
+    STEP: "Runbook step",
+    ACT_END: "End of act: head hash read aloud",
+    AGREEMENT: "Participant's agreement",
     CLOSE: "Ceremony closed",
 }
 EVENTS = frozenset(EVENT_TITLES)
@@ -701,6 +709,10 @@ def _title_of(loaded: _Loaded) -> str:
 
 def _step_heading(record: dict[str, Any]) -> str:
     title = EVENT_TITLES.get(str(record.get("event")), visible(record.get("event")))
+    details = record.get("details", {})
+    if record.get("event") == STEP and details.get("step"):
+        item = f" for {visible(details['item'])}" if details.get("item") else ""
+        title = f"{title} {visible(details['step'])}{item}, {visible(details.get('state', ''))}"
     time = visible(record.get("time", "")).replace("T", " ").replace("Z", " UTC")
     return f"{visible(record.get('seq'))}. {title} ({time})"
 

@@ -37,6 +37,8 @@ class Config:
     module: str | None = None
     expiry_days: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_EXPIRY_DAYS))
     owners: dict[str, str] = field(default_factory=dict)
+    runbooks_dir: str | None = None
+    """A folder of the project's own runbooks ([runbooks] dir), relative to the workspace."""
 
     def to_toml(self) -> str:
         lines = ["[repository]", f"name = {_quote(self.repository)}"]
@@ -47,6 +49,8 @@ class Config:
         lines += [f"{_quote(role)} = {days}" for role, days in sorted(self.expiry_days.items())]
         lines += ["", "[owners]"]
         lines += [f"{_quote(k)} = {_quote(v)}" for k, v in sorted(self.owners.items())]
+        if self.runbooks_dir:
+            lines += ["", "[runbooks]", f"dir = {_quote(self.runbooks_dir)}"]
         return "\n".join(lines) + "\n"
 
 
@@ -97,6 +101,7 @@ def _settings(path: Path, document: dict[str, Any]) -> Config:
         "pkcs11": _pkcs11,
         "expiry_days": _expiry_days,
         "owners": _owners,
+        "runbooks": _runbooks,
     }
     config = Config()
     for name, value in document.items():
@@ -136,6 +141,18 @@ def _text(path: Path, where: str, value: Any) -> str:
     if not isinstance(value, str):
         raise WorkspaceError(f"{path}: {where} must be text in quotes, not {_kind(value)}", FIX)
     return value
+
+
+def _runbooks(path: Path, table: dict[str, Any], config: Config) -> None:
+    """A project's own runbooks folder (relative to the workspace, or absolute)."""
+    _known_only(path, "runbooks", table, ("dir",))
+    if "dir" in table:
+        folder = _text(path, "runbooks.dir", table["dir"])
+        if not folder.strip():
+            raise WorkspaceError(
+                f"{path}: runbooks.dir is empty", 'give a folder, e.g. dir = "runbooks"'
+            )
+        config.runbooks_dir = folder
 
 
 def _repository(path: Path, table: dict[str, Any], config: Config) -> None:

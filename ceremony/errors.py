@@ -101,6 +101,10 @@ class ThresholdUnmet(CheckFailed):
     """A role does not have the signatures its thresholds need."""
 
 
+class ProofRefused(CheckFailed):
+    """A proof of possession for a key from outside the room does not hold."""
+
+
 class NetworkUp(CheckFailed):
     """The air-gap preflight found the network up and no override was given."""
 

@@ -24,9 +24,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from securesystemslib.signer import SSlibKey
+from securesystemslib.signer import Key, SSlibKey
 
-from ceremony import airgap, audit, plans, signing, tokens
+from ceremony import airgap, audit, plans, possession, signing, tokens
 from ceremony.airgap import PreflightReport
 from ceremony.config import load_config
 from ceremony.errors import (
@@ -208,12 +208,7 @@ class Ceremony:
         current = audit.Transcript.current(self.path)
         today = datetime.now(UTC).date()
         if current is not None and current.started.date() == today:
-            already = self.allow_network and audit.override_recorded(current, report)
-            if report.network_up and not already:
-                audit.record_preflight(
-                    current, report, allow_network=self.allow_network, actor=self.operator
-                )
-            return self._attach(current)
+            return self._continue(current, report)
         if not self.operator:
             raise NoRecord(
                 "no ceremony record is open, and a new one needs the operator's name",
@@ -222,6 +217,33 @@ class Ceremony:
             )
         title = title or f"Ceremony of {today.isoformat()}"
         return self._start(title, witnesses, report, implicit=True)
+
+    def reopen(self, *, new_workspace: bool = False) -> audit.Transcript | None:
+        """Go on in the open record whatever day it began, after a new preflight.
+
+        A runbook interrupted by a power cut resumes in its own record, even
+        the next morning (``begin`` would start a new one after midnight).
+        With ``new_workspace``, a record whose ``start(new_workspace=True)``
+        was cut short before the workspace was made gets its workspace now.
+        None when no record is open.
+        """
+        if self.transcript is not None and not self.transcript.closed:
+            return self.transcript
+        current = audit.Transcript.current(self.path)
+        if current is None:
+            return None
+        transcript = self._continue(current, self._preflight())
+        if new_workspace and not self.is_workspace:
+            Workspace.create(self.path, _new_config(self.path), transcript.record)
+        return transcript
+
+    def _continue(self, current: audit.Transcript, report: PreflightReport) -> audit.Transcript:
+        already = self.allow_network and audit.override_recorded(current, report)
+        if report.network_up and not already:
+            audit.record_preflight(
+                current, report, allow_network=self.allow_network, actor=self.operator
+            )
+        return self._attach(current)
 
     def start(
         self, title: str, witnesses: Iterable[str] = (), *, new_workspace: bool = False
@@ -589,6 +611,48 @@ class Ceremony:
     def writable_workspace(self) -> Workspace:
         """The workspace with its record open, for the transfer plans (imports, exports)."""
         return self._writable()
+
+    # --------------------------------------------------- proof of possession
+
+    def possession_challenge(self) -> possession.Challenge:
+        """The challenge a holder not in the room signs: the root proposal staged now."""
+        ws = self.workspace
+        if "root" not in ws.staged_roles():
+            raise BadInput(
+                "no root proposal is staged, so there is nothing to derive a challenge from",
+                "stage the rotation first (without the absent holders' keys), then ask again",
+            )
+        staged = ws.staged_payload("root")
+        return possession.Challenge(ws.config.repository, staged.version(), staged.digest)
+
+    def check_possession(self, proof: possession.Proof, owner: str) -> Key:
+        """The key of ``proof`` if it proves ``owner`` holds it, against the proposal
+        staged now (refused with ProofRefused otherwise). Writes nothing."""
+        return possession.check(proof, self.possession_challenge(), owner)
+
+    def prove_possession(
+        self,
+        selector: str,
+        label: str,
+        owner: str,
+        challenge: possession.Challenge,
+        pin_source: PinSource | None,
+    ) -> possession.Proof:
+        """A holder's proof, made with the key ``label`` on their token (at home:
+        no workspace and no record are needed, and nothing is written)."""
+        from ceremony.keys import uri_for
+        from ceremony.signer import Pkcs11Signer
+
+        token = self.pool.find(selector)
+        session = self.pool.session(token, pin_source)
+        try:
+            key = tokens.find_key(session, label=label)
+            tokens.require_born_on_token(key, allow_exportable=False)
+            tuf_key = tuf_key_from_token(token, key, owner)
+            signer = Pkcs11Signer(uri_for(token, key), tuf_key, None, pool=self.pool)
+            return possession.prove(signer, tuf_key, challenge)
+        finally:
+            self.pool.logout(tokens.serial_of(token))
 
 
 def _newest_record(path: Path) -> Path | None:

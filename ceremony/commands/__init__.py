@@ -20,6 +20,7 @@ GROUPS = [
     "rehearse",
     "transfer",
     "importrepo",
+    "runbook",
 ]
 
 
