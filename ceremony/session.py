@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from securesystemslib.signer import Key, SSlibKey
 
@@ -44,6 +44,9 @@ from ceremony.rounds import SigningRound
 from ceremony.text import visible
 from ceremony.tokens import Evidence, PinSource, TokenInfo, TokenPool
 from ceremony.workspace import Workspace
+
+if TYPE_CHECKING:
+    from ceremony.transfer.bundle import Bundle
 
 
 @dataclass(frozen=True)
@@ -611,6 +614,58 @@ class Ceremony:
     def writable_workspace(self) -> Workspace:
         """The workspace with its record open, for the transfer plans (imports, exports)."""
         return self._writable()
+
+    # ------------------------------------------------------------ transfer
+
+    def build_export(self, purpose: str = "publish", roles: list[str] | None = None) -> Bundle:
+        """The bundle to carry across the air gap: publish, partial or keys (writes nothing)."""
+        from ceremony.transfer import exchange
+
+        if purpose == exchange.KEYS:
+            return exchange.build_keys_export(self.workspace)
+        return exchange.build_export(self.workspace, roles, purpose == exchange.PARTIAL)
+
+    def export_to_dir(self, purpose: str, directory: Path, roles: list[str] | None = None) -> Path:
+        """Write a bundle directory (a USB stick), refusing a stick that is not mounted."""
+        from ceremony.transfer import exchange
+        from ceremony.transfer.bundle import check_target
+
+        self.build_export(purpose, roles)  # refused before the record opens
+        check_target(directory)
+        ws = self._writable()
+        return exchange.export_dir(ws, self.build_export(purpose, roles), directory)
+
+    def record_screen_export(self, bundle: Bundle, encoder: Any, shown: int) -> None:
+        """The record of a bundle shown as QR codes on this screen."""
+        from ceremony.transfer import qr
+
+        qr.record_qr_export(
+            self._writable(), bundle, encoder, shown, medium="qr-terminal", destination="screen"
+        )
+
+    def plan_import(self, path: Path) -> Any:
+        """Read and check a bundle (directory or file); nothing is written."""
+        from ceremony.transfer import exchange
+        from ceremony.transfer.bundle import read_path
+
+        return exchange.plan_import(self.workspace, read_path(path), str(path))
+
+    def apply_import(self, plan: Any) -> Any:
+        from ceremony.transfer import exchange
+
+        return exchange.apply_import(self._writable(), plan)
+
+    def write_public_key(self, key: SSlibKey, path: Path) -> Path:
+        """A public key file for the administrator (outside the workspace)."""
+        from ceremony.fsutil import write_atomic
+        from ceremony.keys import key_to_json
+        from ceremony.transfer.bundle import check_target
+
+        path = Path(path)
+        if not path.parent.exists():
+            check_target(path)  # says: is the USB stick mounted?
+        write_atomic(path, key_to_json(key))
+        return path
 
     # --------------------------------------------------- proof of possession
 

@@ -9,11 +9,12 @@ import zxingcpp
 from PIL import Image
 from textual.app import App, ComposeResult
 
-from ceremony.transfer import qrrender
-from ceremony.transfer.frames import FountainDecoder, decode_payload
+from ceremony.transfer import qr, qrrender
+from ceremony.transfer.bundle import Bundle, BundleFile
+from ceremony.transfer.frames import FountainDecoder
 from tui.widgets.qr_player import QrPlayer
 
-PAYLOAD = os.urandom(1500)
+BUNDLE = Bundle("keys", "player-test", [BundleFile("keys/random.bin", os.urandom(1500))])
 
 
 class PlayerApp(App):
@@ -22,7 +23,7 @@ class PlayerApp(App):
         self.options = options
 
     def compose(self) -> ComposeResult:
-        yield QrPlayer(PAYLOAD, **self.options)
+        yield QrPlayer(BUNDLE, **self.options)
 
 
 def _modules(cells: list[str]) -> Image.Image:
@@ -53,9 +54,9 @@ async def _play_and_decode() -> None:
         assert player.encoder is not None
         # the largest version that fits 100x60 with the status line below
         width, height = qrrender.terminal_size_for(player.encoder.version)
-        assert width <= 100 and height + 3 <= 60
+        assert width <= 100 and height + 2 <= 60
         assert qrrender.terminal_size_for(player.encoder.version + 1)[0] > 100 or (
-            qrrender.terminal_size_for(player.encoder.version + 1)[1] + 3 > 60
+            qrrender.terminal_size_for(player.encoder.version + 1)[1] + 2 > 60
         )
         decoder = FountainDecoder()
         seen = set()
@@ -72,6 +73,6 @@ async def _play_and_decode() -> None:
                 decoder.add(found[0].text)
             await pilot.pause(0.03)
         assert decoder.complete, "frames painted by the widget rebuild the payload"
-        assert decode_payload(decoder.result()) == PAYLOAD
+        assert qr.bundle_from_payload(decoder.result()).to_bytes() == BUNDLE.to_bytes()
         assert player.encoder.short_hash in player.status()
         assert f"K={player.encoder.k}" in player.status()

@@ -21,6 +21,7 @@ GROUPS = [
     "transfer",
     "importrepo",
     "runbook",
+    "tui",
 ]
 
 

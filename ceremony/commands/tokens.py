@@ -206,9 +206,6 @@ def cmd_token_init(args: argparse.Namespace) -> int:
 
 
 def cmd_key_generate(args: argparse.Namespace) -> int:
-    from ceremony.fsutil import write_atomic
-    from ceremony.keys import key_to_json
-
     ceremony = ceremony_of(args)
     generated = ceremony.generate_key(
         args.token,
@@ -220,7 +217,7 @@ def cmd_key_generate(args: argparse.Namespace) -> int:
     )
     _print_key_report(generated.info, generated.key)
     if args.output:
-        write_atomic(Path(args.output), key_to_json(generated.key))
+        ceremony.write_public_key(generated.key, Path(args.output))
         print(f"Public key written to {args.output}")
     return 0
 
@@ -287,10 +284,10 @@ def _key_entry(info: KeyInfo) -> dict[str, Any]:
 
 
 def cmd_key_export(args: argparse.Namespace) -> int:
-    from ceremony.fsutil import write_atomic
-    from ceremony.keys import key_to_json, owner_of
+    from ceremony.keys import owner_of
 
-    tuf_key = ceremony_of(args).export_key(
+    ceremony = ceremony_of(args)
+    tuf_key = ceremony.export_key(
         args.token,
         args.label,
         args.owner,
@@ -298,7 +295,7 @@ def cmd_key_export(args: argparse.Namespace) -> int:
         allow_exportable=args.allow_exportable,
         final_try=args.final_try,
     )
-    write_atomic(Path(args.output), key_to_json(tuf_key))
+    ceremony.write_public_key(tuf_key, Path(args.output))
     print(
         f"Public key {tuf_key.keyid[:16]} ({visible(owner_of(tuf_key))}) written to {args.output}"
     )

@@ -209,6 +209,30 @@ class ImportPlan:
     transcripts: list[BundleFile] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
+    def summary(self) -> list[str]:
+        """What the import will do, in words, before anything is written."""
+        bundle = self.bundle
+        lines = [
+            f"A {bundle.purpose} bundle for {visible(bundle.repository)} (made "
+            f"{visible(bundle.created)}), {len(bundle.files)} file(s), from {visible(self.source)}",
+            f"Bundle hash: {bundle.digest()[:16]}",
+        ]
+        for item in self.roles:
+            how = "stage as a new proposal to review" if item.stage else "merge its signatures"
+            signatures = len(item.metadata.signatures)
+            lines.append(
+                f"  {visible(item.role)} v{item.metadata.signed.version}: {how} "
+                f"({signatures} signature(s) in the bundle, each checked)"
+            )
+        for name, key in self.keys:
+            lines.append(f"  add public key of {visible(owner_of(key))} ({visible(name)})")
+        for item in self.transcripts:
+            lines.append(f"  keep the other site's record {visible(item.name)}")
+        lines += [f"  note: {visible(note)}" for note in self.notes]
+        if not (self.roles or self.keys or self.transcripts):
+            lines.append("  nothing in it changes this workspace")
+        return lines
+
 
 def plan_import(ws: Workspace, bundle: Bundle, source: str = "") -> ImportPlan:
     """Check a bundle against this workspace; refuse (TransferError, BadInput) or plan."""
