@@ -1,18 +1,14 @@
 #!/usr/bin/env bash
-# Set up (see setup.sh), then rehearse a whole ceremony on SoftHSM tokens
-# kept under ./rehearsal/ (recreated on every run): holders create keys on
-# their tokens, root v1 and targets v1 are signed, verified and published,
-# and the ceremony record is closed and printed.
+# Set up (see setup.sh), then open the key holders' app on a rehearsal: four
+# holders with keys on private SoftHSM tokens kept under ./rehearsal/
+# (recreated on every run) and root version 1 waiting for their signatures.
+# Every rehearsal PIN is "rehearsal-pin". The headless rehearsal of a whole
+# ceremony stays available as: .venv/bin/ceremony --workspace DIR rehearse
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 
 rm -rf rehearsal
 mkdir -p rehearsal
-.venv/bin/ceremony --workspace rehearsal/workspace rehearse
-SOFTHSM2_CONF="$PWD/rehearsal/workspace-tokens/softhsm2.conf" \
-  .venv/bin/ceremony --workspace rehearsal/workspace token list
-echo
-echo "The printable ceremony record:"
-.venv/bin/ceremony --workspace rehearsal/workspace audit show --format md -o rehearsal/record.md
-echo "  rehearsal/record.md"
+echo "Preparing the rehearsal (tokens, keys, root v1 staged)…"
+exec .venv/bin/ceremony --workspace rehearsal/workspace rehearse --tui "$@"

@@ -52,9 +52,13 @@ class CeremonyApp(App[int]):
         poll_seconds: float = POLL_SECONDS,
         hint: str | None = None,
         watch_tokens: bool = True,
+        runbook: Any = None,
     ) -> None:
+        """``hint`` is shown on the home screen (a rehearsal's PINs); ``runbook``
+        opens that runbook's run at once."""
         super().__init__()
         self.ceremony = ceremony
+        self.runbook = runbook
         self.poll_seconds = poll_seconds
         self.hint = hint
         self._watch_tokens = watch_tokens
@@ -69,10 +73,14 @@ class CeremonyApp(App[int]):
 
         self.refresh_record()
         self.run_core(self.ceremony.check_air_gap, self._set_preflight, quiet=True)
-        if self.ceremony.is_workspace:
+        if self.ceremony.is_workspace or self.runbook is not None:
             self.push_screen(HomeScreen())
         else:
             self.push_screen(NotAWorkspaceScreen())
+        if self.runbook is not None:
+            from tui.screens.runbook import RunbookScreen
+
+            self.push_screen(RunbookScreen(self.runbook))
         if self._watch_tokens:
             self.poll_tokens()
             self.set_interval(self.poll_seconds, self.poll_tokens)

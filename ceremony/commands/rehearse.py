@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
+from pathlib import Path
 
 from ceremony import rehearsal, tokens
 from ceremony.errors import BadInput
@@ -32,7 +35,10 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     )
     parser.add_argument("--runbooks", metavar="DIR", help="a folder of the project's own runbooks")
     parser.add_argument(
-        "--tui", action="store_true", help="practise the runbook in the app (with --runbook)"
+        "--tui",
+        action="store_true",
+        help="practise in the app: holders with keys and a root waiting for their signatures "
+        "(with --runbook: the runbook itself, after rehearsing what comes before it)",
     )
     parser.set_defaults(func=cmd_rehearse)
 
@@ -40,8 +46,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 def cmd_rehearse(args: argparse.Namespace) -> int:
     if args.runbook:
         return _rehearse_runbook(args)
-    if args.tui or args.runbooks:
-        raise BadInput("--tui and --runbooks go with --runbook NAME", "add --runbook NAME")
+    if args.runbooks:
+        raise BadInput("--runbooks goes with --runbook NAME", "add --runbook NAME")
     return _rehearse_commands(args)
 
 
@@ -53,13 +59,18 @@ def _rehearse_runbook(args: argparse.Namespace) -> int:
     library = Library.load(plan.workspace, args.runbooks)
     library.get(args.runbook)  # an unknown name is refused before anything is made
     if args.tui:
-        # The app's runbook mode plugs in here: rehearse the runbooks before this one
-        # (ceremony.runbooks.rehearse.rehearse over library.chain(NAME)[:-1]), then open
-        # the app on Run.open(...) of NAME with RehearsalSecrets for its PIN prompts.
-        raise BadInput(
-            "practising a runbook in the app arrives with the app's runbook mode",
-            f"rehearse it headless for now: ceremony rehearse --runbook {args.runbook}",
+        from ceremony.runbooks.rehearse import rehearse_before
+
+        workspace = rehearse_before(
+            library,
+            args.runbook,
+            plan,
+            holders=args.holders,
+            threshold=args.threshold,
+            module=args.module,
+            operator=args.operator or "Rehearsal Operator",
         )
+        return _open_app(args, workspace, runbook=library.get(args.runbook))
     used = rehearse(
         library,
         args.runbook,
@@ -106,6 +117,16 @@ def _rehearse_commands(args: argparse.Namespace) -> int:
             "Rehearsal Witness",
         ]
     ]
+    if args.tui:
+        # Holders with keys and root v1 staged: the people sign it in the app.
+        steps = [*start, *rehearsal.holder_steps(plan), rehearsal.ceremony_steps(plan)[0]]
+        log = io.StringIO()
+        with contextlib.redirect_stdout(log):
+            code = rehearsal.run_steps(steps, run)
+        if code:
+            print(log.getvalue())
+            return code
+        return _open_app(args, plan.workspace)
     steps = [
         *start,
         *rehearsal.holder_steps(plan),
@@ -118,3 +139,23 @@ def _rehearse_commands(args: argparse.Namespace) -> int:
         print(f"Tokens (SoftHSM): {plan.tokens_dir}; public keys: {plan.keys_dir}")
         print("Read the records with: ceremony --workspace", plan.workspace, "audit show")
     return code
+
+
+def _open_app(args: argparse.Namespace, workspace: Path, runbook: object = None) -> int:
+    """The app on the rehearsal workspace; its PINs are typed by the people practising."""
+    from ceremony.session import Ceremony
+    from tui.app import CeremonyApp
+
+    hint = (
+        f"Rehearsal on SoftHSM tokens: every PIN is {rehearsal.REHEARSAL_PIN}, "
+        f"every SO PIN {rehearsal.REHEARSAL_SO_PIN}. Nothing touches real tokens."
+    )
+    ceremony = Ceremony(
+        workspace,
+        operator=args.operator or "Rehearsal Operator",
+        allow_network=True,
+        module=args.module,
+    )
+    with ceremony:
+        code = CeremonyApp(ceremony, hint=hint, runbook=runbook).run()
+    return int(code or 0)

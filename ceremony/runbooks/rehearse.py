@@ -395,3 +395,35 @@ def rehearse(
                 run = Run.open(c, runbook, witnesses=(WITNESS,))
                 Script(rehearsal, site, announce).drive(run)
     return list(dict.fromkeys(used))
+
+
+def rehearse_before(
+    library: Library,
+    name: str,
+    plan: Rehearsal,
+    *,
+    holders: int = 3,
+    threshold: int = 2,
+    module: str | None = None,
+    operator: str = OPERATOR,
+    announce: Announce = print,
+) -> Path:
+    """Build the state ``name`` starts from (rehearsing the runbooks before it),
+    so people can practise ``name`` itself in the app; returns its workspace."""
+    check_numbers(holders, threshold)
+    chain = library.chain(library.get(name).name)
+    if len(chain) > 1:
+        rehearse(
+            library,
+            chain[-2].name,
+            plan,
+            holders=holders,
+            threshold=threshold,
+            module=module,
+            operator=operator,
+            announce=announce,
+        )
+    else:
+        use_private_softhsm(plan.tokens_dir)
+        prepare_files(Cast(plan, holders, threshold))
+    return plan.workspace

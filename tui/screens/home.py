@@ -54,7 +54,8 @@ signs with their token, 3 publish, 6 export to the USB stick, 7 close."""
         self.ceremony_app.run_core(self.ceremony.status, self._show_next, quiet=True)
 
     def _show_next(self, states: list) -> None:
-        lines = []
+        hint = self.ceremony_app.hint
+        lines = [hint] if hint else []
         for state in states:
             progress = "; ".join(f"{len(r.signed)} of {r.threshold}" for r in state.requirements)
             verdict = "ready to publish" if state.complete else "needs signatures"

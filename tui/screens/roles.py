@@ -186,6 +186,8 @@ confirms and types their PIN."""
         options = self.query_one("#pick", OptionList)
         for state in states:
             options.add_option(Option("\n".join(progress_lines(state)), id=state.role))
+        if states:
+            options.highlighted = 0
         if not states:
             self.app.pop_screen()
             self.ceremony_app.show_error(

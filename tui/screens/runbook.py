@@ -119,7 +119,8 @@ witnesses to write down."""
 
     def body(self) -> ComposeResult:
         with Horizontal():
-            yield OptionList(id="steps", markup=False)
+            with VerticalScroll(id="steps"):
+                yield Static("", id="steps-text", markup=False)
             with Vertical(id="step-pane"):
                 with VerticalScroll():
                     yield Static("Opening the runbook…", id="step-text", markup=False)
@@ -187,7 +188,7 @@ witnesses to write down."""
             self.call_after_refresh(lambda: self.query(".action-input").first().focus())
             return
         if not field.display:
-            self.query_one("#steps", OptionList).focus()
+            self.set_focus(None)  # Enter and the step's keys go to the screen
 
     def _words(self, view: Any) -> str:
         if isinstance(view, engine.StepView):
@@ -233,11 +234,11 @@ witnesses to write down."""
     def _progress(self) -> None:
         if self.run is None:
             return
-        steps = self.query_one("#steps", OptionList)
-        steps.clear_options()
-        for state in self.run.progress():
-            mark = MARKS.get(state.state, "[ ]")
-            steps.add_option(Option(f"{mark} {visible(state.step.id)}"))
+        lines = [
+            f"{MARKS.get(state.state, '[ ]')} {visible(state.step.id)}"
+            for state in self.run.progress()
+        ]
+        self.query_one("#steps-text", Static).update("\n".join(lines))
 
     # ------------------------------------------------------------ answers
 

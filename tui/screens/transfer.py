@@ -150,13 +150,14 @@ the code with the one the receiving side prints."""
         self.bundle = bundle
 
     def body(self) -> ComposeResult:
-        yield QrPlayer(self.bundle, id="player")  # type: ignore[arg-type]
+        self.player = QrPlayer(self.bundle, id="player")  # type: ignore[arg-type]
+        yield self.player
 
     def on_mount(self) -> None:
-        self.query_one(QrPlayer).focus()
+        self.player.focus()
 
     def on_unmount(self) -> None:
-        player = self.query_one(QrPlayer)
+        player = self.player
         if player.encoder is not None and player.shown:
             encoder, shown = player.encoder, player.shown
             self.ceremony_app.run_core(
@@ -164,20 +165,20 @@ the code with the one the receiving side prints."""
             )
 
     def action_pause(self) -> None:
-        self.query_one(QrPlayer).toggle_pause()
+        self.player.toggle_pause()
 
     def action_step(self) -> None:
-        self.query_one(QrPlayer).step()
+        self.player.step()
 
     def action_faster(self) -> None:
-        self.query_one(QrPlayer).change_speed(1)
+        self.player.change_speed(1)
 
     def action_slower(self) -> None:
-        self.query_one(QrPlayer).change_speed(-1)
+        self.player.change_speed(-1)
 
     def action_full(self) -> None:
         self.toggle_class("full")
-        self.query_one(QrPlayer).refit()
+        self.player.refit()
 
 
 __all__ = ["ConfirmDialog", "QrScreen", "TransferScreen", "short_words"]

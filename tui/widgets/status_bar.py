@@ -53,15 +53,18 @@ class StatusBar(Static):
         module_name = module.name if module is not None else "NO MODULE"
         present = [t for t in app.tokens if t.present and t.initialized]  # type: ignore[attr-defined]
         problem = app.token_problem  # type: ignore[attr-defined]
-        tokens = f"{len(present)} token(s)" if problem is None else "tokens NOT READABLE"
-        network = self._network_text()
-        tail = Text(f"  {visible(module_name)} · {tokens}  ")
-        tail.append_text(network)
+        tokens = f"{len(present)} tokens" if problem is None else "tokens NOT READABLE"
+        tail = Text(f" · {tokens} · ")
+        tail.append_text(self._network_text())
+        if width - len(tail.plain) - len(module_name) - 3 >= 12:
+            tail = Text(f" · {visible(module_name)}").append_text(tail)
         line1 = Text()
-        line1.append("Workspace ", style="bold")
-        line1.append(_tail(ceremony.path, max(width - len(tail.plain) - 10, 10)))
+        line1.append(_tail(ceremony.path, max(width - len(tail.plain), 8)), style="bold")
         line1.append_text(tail)
-        return Text("\n").join([line1, self._record_text()])
+        line1.truncate(width)
+        line2 = self._record_text()
+        line2.truncate(width)
+        return Text("\n").join([line1, line2])
 
     def _record_text(self) -> Text:
         info = self.app.record  # type: ignore[attr-defined]
@@ -89,7 +92,7 @@ class StatusBar(Static):
         elif not report.network_up:
             text.append("offline", style="green")
         elif ceremony.allow_network:
-            text.append("UP, override recorded", style="bold black on yellow")
+            text.append("UP (override recorded)", style="bold black on yellow")
         else:
             text.append("UP: changes refused", style="bold white on red")
         return text
