@@ -64,6 +64,11 @@ class Holder:
     def describe(self) -> str:
         return f"{visible(self.owner)} (key {self.key.keyid[:8]}, {self.token_name()})"
 
+    def short(self) -> str:
+        """The holder and their token's label, for lists on a small screen."""
+        where = visible(self.token_label) if self.token_label else f"key {self.keyid[:8]}"
+        return f"{visible(self.owner)} ({where})"
+
 
 @dataclass
 class Requirement:

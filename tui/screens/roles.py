@@ -27,8 +27,9 @@ def progress_lines(state: RoleStatus) -> list[str]:
     for req in state.requirements:
         mark = "met" if req.met else f"{req.missing} more needed"
         lines.append(f"  {visible(req.title)}: {len(req.signed)} of {req.threshold} ({mark})")
-        for holder in req.still_needed():
-            lines.append(f"    waiting for {holder.describe()}")
+        waiting = req.still_needed()
+        if waiting:
+            lines.append("    waiting for: " + ", ".join(h.short() for h in waiting))
     return lines
 
 
