@@ -288,3 +288,34 @@ async def _root_init(workspace: Path, keys: Path) -> None:
         assert not workspace.exists(), "nothing is written before the plan is confirmed"
         await pilot.press("y")
         await until(pilot, lambda: isinstance(app.screen, ReviewScreen), "the review")
+
+
+def test_token_pulled_out_at_the_signature_itself(people, workspace, faults):
+    """The fault module fails C_Sign with CKR_DEVICE_REMOVED: the screen says so,
+    nothing is saved, and the holder signs again once the token is back."""
+    staged_root_ready(people, workspace)
+    review(workspace, "root")
+    before = (workspace / "staged" / "root.json").read_bytes()
+    run(_pulled_at_sign(workspace, faults, before))
+    staged = Workspace.open(workspace).staged_payload("root")
+    assert len(staged.signatures) == 1
+
+
+async def _pulled_at_sign(workspace: Path, faults, before: bytes) -> None:
+    session = Ceremony(
+        workspace, operator="Olivia Operator", allow_network=True, module=faults.path
+    )
+    app = CeremonyApp(session, poll_seconds=0.3)
+    async with app.run_test(size=SIZE) as pilot:
+        app.push_screen(SignScreen("root"))
+        await showing(pilot, app, "This is the token of Alice")
+        faults.arm("C_Sign 1 CKR_DEVICE_REMOVED")
+        await type_pin(pilot, USER_PIN)
+        await showing(pilot, app, "Nothing was signed")
+        assert "removed" in shown(app, "#instruction")
+        assert faults.fired() == ["C_Sign 1 0x32"]  # CKR_DEVICE_REMOVED
+        assert (workspace / "staged" / "root.json").read_bytes() == before
+        faults.disarm()
+        await showing(pilot, app, "This is the token of Alice")
+        await type_pin(pilot, USER_PIN)
+        await showing(pilot, app, "REMOVE YOUR TOKEN")

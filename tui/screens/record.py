@@ -56,7 +56,7 @@ write down, which proves later that nothing was changed or cut off."""
     def action_close_record(self) -> None:
         def answered(yes: bool | None) -> None:
             if yes:
-                self.ceremony_app.run_core(self.ceremony.close_record, self._closed)
+                self.ceremony_app.run_core(self.ceremony.close_record, self._shown_closed)
 
         self.app.push_screen(
             ConfirmDialog(
@@ -67,7 +67,7 @@ write down, which proves later that nothing was changed or cut off."""
             answered,
         )
 
-    def _closed(self, head: str) -> None:
+    def _shown_closed(self, head: str) -> None:
         words = to_words(head)
         rows = "\n".join(" ".join(words[i : i + 8]) for i in range(0, len(words), 8))
         self.query_one("#chain", Static).update(

@@ -117,8 +117,8 @@ here with s. When the thresholds are met, publish from the roles screen."""
         pin = self.query_one("#pin", Input)
         final = self.query_one("#final-try", Checkbox)
         needs_pin = isinstance(step, rounds.PinNeeded)
-        pin.display = needs_pin and not step.pin_pad
-        final.display = needs_pin and step.final_try
+        pin.display = isinstance(step, rounds.PinNeeded) and not step.pin_pad
+        final.display = isinstance(step, rounds.PinNeeded) and step.final_try
         final.value = False
         instruction = self.query_one("#instruction", Static)
         instruction.set_classes(_css_class(step))

@@ -15,7 +15,7 @@ class KeyPicker(OptionList):
     """Keys by label; ``selected`` holds the chosen keyids, in list order."""
 
     BINDINGS = [  # noqa: RUF012
-        Binding("space", "toggle", "Choose / unchoose", show=True),
+        Binding("space", "choose", "Choose / unchoose", show=True),
     ]
 
     DEFAULT_CSS = """
@@ -51,7 +51,7 @@ class KeyPicker(OptionList):
         if highlighted is not None and highlighted < self.option_count:
             self.highlighted = highlighted
 
-    def action_toggle(self) -> None:
+    def action_choose(self) -> None:
         if self.highlighted is None or not self._labels:
             return
         keyid = self._labels[self.highlighted][0]
@@ -60,4 +60,4 @@ class KeyPicker(OptionList):
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
-        self.action_toggle()
+        self.action_choose()

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from rich.style import Style
 from rich.text import Text
 from textual.reactive import reactive
+from textual.timer import Timer
 from textual.widget import Widget
 
 from ceremony.errors import TransferError
@@ -67,7 +68,7 @@ class QrPlayer(Widget, can_focus=True):
         self.paused = False
         self.shown = 0
         self.problem: str | None = None
-        self._timer = None
+        self._timer: Timer | None = None
 
     # ------------------------------------------------------------- sizing
 
