@@ -129,8 +129,4 @@ def test_refusals(tmp_path, capsys):
         == 2
     )
     assert "2 <= T < N" in capsys.readouterr().err
-    assert (
-        main(["--workspace", workspace, "rehearse", "--runbook", "provision-token", "--tui"]) == 2
-    )
-    assert "runbook mode" in capsys.readouterr().err
     assert not (tmp_path / "ws").exists() and not (tmp_path / "ws-tokens").exists()
