@@ -45,6 +45,7 @@ def holders(tmp_path_factory):
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     (base / "prep-ws").mkdir()
+    plan.keys_dir.mkdir()
     (base / "prep-ws" / "ceremony.toml").write_text('[repository]\nname = "prep"\n')
     try:
         for argv in holder_steps(plan):
