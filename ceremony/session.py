@@ -26,15 +26,17 @@ from typing import TYPE_CHECKING, Any
 
 from securesystemslib.signer import Key, SSlibKey
 
-from ceremony import airgap, audit, plans, possession, signing, tokens
+from ceremony import airgap, audit, devices, plans, possession, signing, tokens
 from ceremony.airgap import PreflightReport
 from ceremony.config import load_config
 from ceremony.errors import (
     BadInput,
     CeremonyError,
     KeyError_,
+    KeyNotAllowed,
     NoRecord,
     NotAWorkspace,
+    PinError,
     WorkspaceError,
 )
 from ceremony.keys import tuf_key_from_token
@@ -391,7 +393,12 @@ class Ceremony:
         *,
         final_try: bool = False,
     ) -> GeneratedKey:
-        """A key pair born on the token, its evidence read back and recorded."""
+        """A key pair born on the token, its evidence read back and recorded.
+
+        The token's device profile says how: which key types it makes, and
+        whether it wants the user PIN or (PIV cards: the management key) the
+        security officer's secret, and which key slot (CKA_ID) to use.
+        """
         if key_type not in tokens.KEY_SPECS:
             raise KeyError_(
                 f"unknown key type {visible(key_type)!r}",
@@ -403,15 +410,16 @@ class Ceremony:
         with self.pool.exclusive():
             token = self.pool.find(selector)
             info = tokens.info_of(token)
+            profile = devices.profile_for(info.manufacturer, info.model, info.firmware)
+            if not profile.can_make(key_type):
+                raise KeyNotAllowed(
+                    f"a {profile.title} cannot make {key_type} keys",
+                    f"choose one of: {', '.join(profile.key_types)}",
+                )
             self.record(audit.TOKEN_SEEN, **info.to_dict())
-            with tokens.logged_in(
-                token,
-                pin_source,
-                rw=True,
-                final_try=final_try,
-                module_path=self.pool.module_path,
-            ) as session:
-                key = tokens.generate_key(session, key_type, label, owner)
+            key_id = bytes([profile.default_key_id]) if profile.default_key_id is not None else None
+            with self._generation_session(token, profile, pin_source, final_try) as session:
+                key = tokens.generate_key(session, key_type, label, owner, key_id)
                 tuf_key = tuf_key_from_token(token, key, owner)
                 shown = _key_info(token, info, key, owner)
         self.record(
@@ -422,11 +430,36 @@ class Ceremony:
             label=key.label,
             token=info.label,
             serial=info.serial,
+            device_profile=profile.name,
             uri=tuf_key.unrecognized_fields.get("x-ceremony-uri"),
             evidence=key.evidence.to_dict(),
             born_on_token=key.evidence.born_on_token,
         )
         return GeneratedKey(shown, tuf_key)
+
+    def _generation_session(
+        self,
+        token: Any,
+        profile: devices.DeviceProfile,
+        pin_source: PinSource | None,
+        final_try: bool,
+    ) -> Any:
+        if profile.generation_login == "so":
+            if pin_source is None:
+                raise PinError(
+                    f"a {profile.title} needs its {profile.so_secret} to make a key",
+                    f"run interactively to type the {profile.so_secret}",
+                )
+            return tokens.officer_session(
+                token, pin_source, profile.so_secret, self.pool.module_path
+            )
+        return tokens.logged_in(
+            token,
+            pin_source,
+            rw=True,
+            final_try=final_try,
+            module_path=self.pool.module_path,
+        )
 
     def export_key(
         self,

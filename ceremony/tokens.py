@@ -583,6 +583,34 @@ def _close_failed_login(token: pkcs11.Token, module_path: Path | None) -> None:
         module.C_CloseAllSessions(int(token.slot.slot_id))
 
 
+@contextmanager
+def officer_session(
+    token: pkcs11.Token, secret: PinSource, what: str, module_path: Path | None = None
+) -> Iterator[pkcs11.Session]:
+    """A security officer session (on PIV devices: the management key), for the
+    devices that make keys only after that login. Logged out on the way out."""
+    label = token.label.strip()
+    value = secret(f"{what} for token {label} (serial {serial_of(token)})")
+    try:
+        session = token.open(rw=True, so_pin=value)
+    except (pk_exc.PinIncorrect, pk_exc.PinInvalid, pk_exc.PinLenRange):
+        _close_failed_login(token, module_path)
+        raise WrongPin(
+            f"token {visible(label)!r} refused the {what}",
+            f"check the {what} and try again; nothing was retried",
+        ) from None
+    except pk_exc.PKCS11Error as error:
+        _close_failed_login(token, module_path)
+        raise translate(error, label, f"logging in with the {what}") from None
+    finally:
+        value = ""
+    try:
+        with guarded(label, "working with the token"):
+            yield session
+    finally:
+        close_session(session)
+
+
 def close_session(session: pkcs11.Session) -> None:
     """Log out and close; python-pkcs11 logs out when the session closes."""
     with suppress(pk_exc.PKCS11Error):
@@ -1133,7 +1161,11 @@ PUBLIC_TEMPLATE = {
 
 
 def generate_key(
-    session: pkcs11.Session, key_type: str, label: str, owner: str | None = None
+    session: pkcs11.Session,
+    key_type: str,
+    label: str,
+    owner: str | None = None,
+    key_id: bytes | None = None,
 ) -> TokenKey:
     """Generate a signing key pair on the token; the private key can never
     leave it. Returns the key with the evidence read back from the token.
@@ -1156,7 +1188,7 @@ def generate_key(
                 f"{visible(token_label)!r}",
                 "choose another label; existing keys are never replaced",
             )
-        key_id = _new_key_id(session)
+        key_id = key_id or _new_key_id(session)
     try:
         _generate_pair(session, spec, label, key_id)
         if owner:
