@@ -436,3 +436,39 @@ def check_root(
             continue
         results[keyid] = check_record(entry, key, roots, requirements)
     return results
+
+
+# --------------------------------------------------------------------------
+# Kept in the workspace, named in the next root
+
+KEPT_DIR = "attestations"
+
+
+def keep(keys_dir: Path, result: Attestation) -> Path:
+    """Keep a verified attestation beside the public keys, by keyid."""
+    import json
+
+    from ceremony.fsutil import write_atomic
+
+    assert result.keyid is not None
+    path = Path(keys_dir) / KEPT_DIR / f"{result.keyid}.json"
+    write_atomic(path, (json.dumps(record(result), indent=2, sort_keys=True) + "\n").encode())
+    return path
+
+
+def kept_for(keys_dir: Path, keyids: list[str]) -> dict[str, dict[str, Any]]:
+    """The kept attestations of ``keyids`` (those that have one), for root's field."""
+    import json
+
+    found: dict[str, dict[str, Any]] = {}
+    for keyid in sorted(keyids):
+        path = Path(keys_dir) / KEPT_DIR / f"{keyid}.json"
+        if not path.is_file():
+            continue
+        try:
+            entry = json.loads(read_bounded(path, 1024 * 1024, "kept attestation"))
+        except (BadInput, ValueError):
+            continue
+        if isinstance(entry, dict) and entry.get("status") == VERIFIED:
+            found[keyid] = entry
+    return found

@@ -70,6 +70,7 @@ EXPORT = "export"
 IMPORT = "import"
 TOKEN_INITIALISED = "token_initialised"
 MODULE = "module"
+ATTESTATION = "attestation"
 ERROR = "error"
 CONFIRMATION = "confirmation"
 EXCEPTION = "exception"
@@ -94,6 +95,7 @@ EVENT_TITLES: dict[str, str] = {
     IMPORT: "Files imported",
     TOKEN_INITIALISED: "Token initialised",
     MODULE: "PKCS#11 module loaded",
+    ATTESTATION: "Key attestation checked",
     ERROR: "Error",
     CONFIRMATION: "Operator confirmed",
     EXCEPTION: "Exception to the procedure",

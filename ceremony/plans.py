@@ -112,6 +112,7 @@ def plan_root_init(
     plan.root_expiry_days = config.expiry_days["root"]
     local, plan.add = plan.add, profiles.for_root_plan(plan.add, config.profile)
     metadata = roles.init_root(plan)
+    _name_attestations(Path(path) / "keys", metadata.signed)
     profiles.check_root(metadata.signed, config.profile)
     if existing is not None and Workspace(Path(path), existing).root_versions():
         raise WorkspaceError(
@@ -143,6 +144,7 @@ def plan_rotation(ws: Workspace, plan: roles.RootPlan) -> StagePlan:
     local, plan.add = plan.add, profiles.for_root_plan(plan.add, ws.config.profile)
     metadata = roles.rotate_root(base, plan)
     metadata.signed.version = published.signed.version + 1
+    _name_attestations(ws.keys_dir, metadata.signed)
     profiles.check_root(metadata.signed, ws.config.profile)
     return StagePlan(
         ROTATION,
@@ -153,6 +155,18 @@ def plan_rotation(ws: Workspace, plan: roles.RootPlan) -> StagePlan:
         [key for _role, key in local],
         _signatures_now(ws, "root"),
     )
+
+
+def _name_attestations(keys_dir: Path, root: Root) -> None:
+    """Put the kept attestations of the root's keys at the top of its ``signed``
+    (never on keys, where RSTUF would drop them and break the signatures)."""
+    from ceremony import attest
+
+    kept = attest.kept_for(keys_dir, list(root.keys))
+    if kept:
+        root.unrecognized_fields[attest.ATTESTATIONS_FIELD] = kept
+    else:
+        root.unrecognized_fields.pop(attest.ATTESTATIONS_FIELD, None)
 
 
 # --------------------------------------------------------------------------

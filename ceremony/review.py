@@ -42,7 +42,9 @@ from ceremony.words import short_words, to_words
 
 FIRST_FEW = 5
 WORDS_PER_GROUP = 4
+ATTESTATIONS = "x-ceremony-attestations"
 ROOT_FIELDS = {
+    ATTESTATIONS,
     "_type",
     "spec_version",
     "version",
@@ -201,6 +203,7 @@ def describe(new: Metadata, old: Metadata | None) -> list[Change]:
     if isinstance(new.signed, Root):
         old_root = old.signed if old is not None and isinstance(old.signed, Root) else None
         changes += _root_changes(new.signed, old_root)
+        changes += _attestation_changes(new.signed, old_root)
     elif isinstance(new.signed, Targets):
         old_targets = old.signed if old is not None and isinstance(old.signed, Targets) else None
         changes += _targets_changes(new.signed, old_targets)
@@ -343,6 +346,21 @@ def _threshold(section: str, role: str, old: int, new: int, keyids: list[str]) -
         threshold_after=new,
         key_count=len(keyids),
     )
+
+
+def _attestation_changes(new: Root, old: Root | None) -> list[Change]:
+    """Which keys the root says were attested by their device (kept as data)."""
+    after = new.unrecognized_fields.get(ATTESTATIONS)
+    before = old.unrecognized_fields.get(ATTESTATIONS) if old is not None else None
+    if after == before:
+        return []
+    if not isinstance(after, dict):
+        return [Change("attestations", after=(), warning=after is not None)]
+    refs = tuple(
+        _ref(keyid, new.keys).label() if keyid in new.keys else f"unknown key {keyid[:8]}"
+        for keyid in sorted(after)
+    )
+    return [Change("attestations", items=refs)]
 
 
 def _whole_root(root: Root) -> list[Change]:
@@ -576,6 +594,10 @@ def render_change(change: Change, now: datetime) -> str:
         if change.before is None:
             return f"Consistent snapshots: {_on_off(change.after)}"
         return f"Consistent snapshots: {_on_off(change.before)} -> {_on_off(change.after)}"
+    if kind == "attestations":
+        if not change.items:
+            return "Device attestations: none recorded (check them with --raw)"
+        return f"Device attestations recorded for: {_names(change.items)}"
     if kind == "other_fields":
         return f"Other fields changed (check them with --raw): {_names(change.items)}"
     if kind == "role_listed":

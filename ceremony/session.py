@@ -378,9 +378,7 @@ class Ceremony:
             info = tokens.info_of(token)
             if pin_source is None:
                 return [_public_info(token, info, pub) for pub in tokens.public_keys(token)]
-            with tokens.logged_in(
-                token, pin_source, module_path=self.pool.module_path
-            ) as session:
+            with tokens.logged_in(token, pin_source, module_path=self.pool.module_path) as session:
                 return [_key_info(token, info, key) for key in tokens.list_keys(session)]
 
     def generate_key(
@@ -480,6 +478,31 @@ class Ceremony:
                 key = tokens.find_key(session, label=label)
                 tokens.require_born_on_token(key, allow_exportable)
                 return tuf_key_from_token(token, key, owner)
+
+    def attest_token(
+        self, selector: str, roots: list[Any], requirements: Any, key_label: str | None = None
+    ) -> list[tuple[str, Any]]:
+        """Check the attestation of every key on a token (no PIN needed).
+
+        In a workspace each result is recorded, and a verified attestation is
+        kept in keys/attestations/ so the next root names it at the top of
+        its ``signed`` (``x-ceremony-attestations``), for anyone to re-check.
+        """
+        from ceremony import attest
+
+        with self.pool.exclusive():
+            results = attest.from_token(self.pool.find(selector), roots, requirements, key_label)
+        if not self.is_workspace:
+            return results
+        ws = self._writable()
+        for label, result in results:
+            self.record(
+                audit.ATTESTATION, None, key=label, keyid=result.keyid, **attest.record(result)
+            )
+            if result.ok and result.keyid:
+                with ws.writing():
+                    attest.keep(ws.keys_dir, result)
+        return results
 
     def check_token_init(self, selector: str | None) -> None:
         """Refuse early (before PINs are typed) what init_token would refuse."""

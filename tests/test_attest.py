@@ -252,3 +252,36 @@ def test_piv_slots_by_key_id():
     assert devices.piv_slot(b"\x1a") is None and devices.piv_slot(b"\x01\x02") is None
     yubikey = devices.profile_for("Yubico", "YubiKey YK5")
     assert yubikey.generation_login == "so" and yubikey.default_key_id == devices.PIV_SIGNING_ID
+
+
+def test_attestation_recorded_and_named_in_the_next_root(device, lib, make_token, tmp_path, capsys):
+    """In a workspace the check is recorded and kept; root init names it in signed."""
+    from ceremony import audit
+    from ceremony.workspace import Workspace
+    from tests.kit import make_people, root_args
+
+    workspace = tmp_path / "ws"
+    assert ceremony(workspace, "audit", "start", "--new-workspace", "--title", "Keys") == 0
+    label, maker, public = device()
+    ca = str(maker.pem(tmp_path / "ca.pem"))
+    assert ceremony(workspace, "key", "attest", "--token", label, "--ca", ca) == 0
+    keyid = SSlibKey.from_crypto(public).keyid
+    transcript = audit.Transcript.current(workspace)
+    assert transcript is not None
+    events = [r for r in audit.read_records(transcript.path)[0] if r["event"] == "attestation"]
+    assert events and events[-1]["details"]["status"] == "verified"
+    assert (workspace / "keys" / "attestations" / f"{keyid}.json").is_file()
+
+    holders, online = make_people(lib, make_token, tmp_path / "keys-in")
+    attested = tmp_path / "attested.json"
+    attested.write_text(json.dumps({"keyid": keyid, **SSlibKey.from_crypto(public).to_dict()}))
+    args = [*root_args(holders, online), "--key", f"root={attested}"]
+    assert ceremony(workspace, *args) == 0
+    signed = Workspace.open(workspace).staged("root").signed
+    assert list(signed.unrecognized_fields[attest.ATTESTATIONS_FIELD]) == [keyid]
+    staged = str(workspace / "staged" / "root.json")
+    capsys.readouterr()
+    assert ceremony(workspace, "key", "attest", "--metadata", staged, "--ca", ca) == 0
+    assert f"{keyid}: verified" in capsys.readouterr().out
+    assert ceremony(workspace, "review", "root") == 0
+    assert "Device attestations recorded for: " in capsys.readouterr().out

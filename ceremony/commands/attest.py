@@ -1,7 +1,8 @@
 """`ceremony key attest`: check a key's attestation, on a token or in a root.
 
 Added to the ``key`` group that ``commands/tokens.py`` registers (GROUPS
-lists this module after it). Read-only: no PIN, no record.
+lists this module after it). No PIN; in a workspace each result is
+recorded, and verified attestations are kept for the next root.
 """
 
 from __future__ import annotations
@@ -75,12 +76,12 @@ def cmd_key_attest(args: argparse.Namespace) -> int:
                 "attest the keys on their tokens: ceremony key attest --token ...",
             )
     else:
-        token = ceremony_of(args).pool.find(args.token)
-        info = tokens.describe_token(token.slot)
+        ceremony = ceremony_of(args)
+        info = tokens.info_of(ceremony.pool.find(args.token))
         requirements = attest.Requirements(
             serial=args.serial, firmware=info.firmware or None, touch_policies=touch
         )
-        results = attest.from_token(token, roots, requirements, args.key)
+        results = ceremony.attest_token(args.token, roots, requirements, args.key)
         if not results:
             raise CheckFailed(
                 f"token {info.label!r} holds no public keys to attest",
