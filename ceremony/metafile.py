@@ -218,8 +218,14 @@ def canonical(document: Any) -> bytes:
     try:
         fast = json_text(document)
     except (TypeError, ValueError):
-        return encode_canonical(document).encode("utf-8")
-    return fast if is_canonical_text(fast) else encode_canonical(document).encode("utf-8")
+        return _encode_canonical(document)
+    return fast if is_canonical_text(fast) else _encode_canonical(document)
+
+
+def _encode_canonical(document: Any) -> bytes:
+    text = encode_canonical(document)  # returns None only when given an output function
+    assert text is not None
+    return text.encode("utf-8")
 
 
 def payload_bytes(metadata: Metadata) -> bytes:

@@ -101,7 +101,9 @@ def alnum_codewords(text: str, version: int, ecc: str) -> list[int]:
 
 def _alnum_bits(text: str, version: int, limit: int) -> list[int]:
     values = [base45.ALPHABET.index(c) for c in text]
-    bits = [(0b0010, 4), (len(text), qr_util.length_in_bits(qr_util.MODE_ALPHA_NUM, version))]
+    # types-qrcode declares MODE_* as Final[int], not as the literals they are
+    count_bits = qr_util.length_in_bits(qr_util.MODE_ALPHA_NUM, version)  # type: ignore[arg-type]
+    bits = [(0b0010, 4), (len(text), count_bits)]
     bits += [(values[i] * 45 + values[i + 1], 11) for i in range(0, len(values) - 1, 2)]
     if len(values) % 2:
         bits.append((values[-1], 6))
