@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from ceremony import rehearsal, tokens
 from ceremony.errors import BadInput
 
 
@@ -46,6 +45,7 @@ def cmd_rehearse(args: argparse.Namespace) -> int:
 
 
 def _rehearse_runbook(args: argparse.Namespace) -> int:
+    from ceremony import rehearsal
     from ceremony.runbooks.library import Library
     from ceremony.runbooks.rehearse import rehearse
 
@@ -76,6 +76,7 @@ def _rehearse_runbook(args: argparse.Namespace) -> int:
 
 
 def _rehearse_commands(args: argparse.Namespace) -> int:
+    from ceremony import rehearsal, tokens
     from ceremony.cli import main
 
     plan = rehearsal.Rehearsal.beside(args.workspace)

@@ -27,8 +27,8 @@ import itertools
 import math
 import re
 from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING
 
-from fpdf import FPDF
 from PIL import Image
 from qrcode import QRCode
 from qrcode import base as qr_base
@@ -37,6 +37,9 @@ from qrcode import util as qr_util
 
 from ceremony.errors import TransferError
 from ceremony.transfer import base45
+
+if TYPE_CHECKING:
+    from fpdf import FPDF
 
 Matrix = list[list[bool]]
 """Rows of modules, True for dark, without the quiet zone."""
@@ -309,7 +312,10 @@ def render_pdf(
 
     Vector modules stay sharp at any printer resolution; the caption under
     each symbol (frame number, K, short hash) lets people check the stack.
+    The PDF library is loaded here, by the only function that needs it.
     """
+    from fpdf import FPDF
+
     _check_border(border)
     if per_page < 1:
         raise TransferError("per_page must be at least 1", "use 1, 2, 4 or 6")
