@@ -9,10 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import threading
 from datetime import timedelta
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -31,13 +28,13 @@ from tuf.api.metadata import (
     Targets,
     Timestamp,
 )
-from tuf.ngclient import Updater
 
 from ceremony import cli
 from ceremony.config import Config
 from ceremony.errors import BadInput
 from ceremony.verify import FAIL, OK, WARN, verify_workspace
 from ceremony.workspace import Workspace
+from tests.runbook_kit import client_of, served
 from tests.tufkit import NOW, TOP, holder
 
 
@@ -325,11 +322,6 @@ def sign_twice(metadata: Metadata, signer: CryptoSigner, twin: SSlibKey) -> Meta
     return metadata
 
 
-class _Quiet(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
 def _ngclient_fetches(metadata_dir: Path, tmp_path: Path, path: str, payload: bytes) -> bytes:
     """python-tuf's client, trusting root v1, updates and downloads ``path`` over 127.0.0.1."""
     server = tmp_path / "server"
@@ -338,27 +330,13 @@ def _ngclient_fetches(metadata_dir: Path, tmp_path: Path, path: str, payload: by
     stored = server / "targets" / Path(path).parent / f"{digest}.{Path(path).name}"
     stored.parent.mkdir(parents=True)
     stored.write_bytes(payload)
-    client = tmp_path / "client"
-    (client / "metadata").mkdir(parents=True)
-    (client / "downloads").mkdir()
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Quiet, directory=str(server)))
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    try:
-        base = f"http://127.0.0.1:{httpd.server_address[1]}"
-        updater = Updater(
-            metadata_dir=str(client / "metadata"),
-            metadata_base_url=f"{base}/metadata/",
-            target_dir=str(client / "downloads"),
-            target_base_url=f"{base}/targets/",
-            bootstrap=(server / "metadata" / "1.root.json").read_bytes(),
-        )
+    with served(server) as base:
+        trusted = (server / "metadata" / "1.root.json").read_bytes()
+        updater = client_of(base, tmp_path / "client", trusted)
         updater.refresh()
         info = updater.get_targetinfo(path)
         assert info is not None, f"ngclient found {path}"
         return Path(updater.download_target(info)).read_bytes()
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
 
 
 ALIAS_DEPRECATED = "ignore:keytype 'ecdsa-sha2-nistp256' is deprecated:DeprecationWarning"
