@@ -181,18 +181,18 @@ def describe_staged(workspace: Any, role: str, now: datetime | None = None) -> R
         # The file holds the canonical payload itself unless it needed escapes.
         raw = new.text if staged.signed_text == staged.payload else staged.payload.decode()
         return Review(role, new.signed.version, base, staged.digest, raw, changes, moment)
-    staged = workspace.staged(role)
+    proposal = workspace.staged(role)
     published = workspace.published(role)
-    payload = payload_bytes(staged)
+    payload = payload_bytes(proposal)
     digest = hashlib.sha256(payload).hexdigest()
     base = published.signed.version if published is not None else None
     return Review(
         role,
-        staged.signed.version,
+        proposal.signed.version,
         base,
         digest,
         payload.decode("utf-8"),
-        describe(staged, published),
+        describe(proposal, published),
         moment,
     )
 
@@ -205,14 +205,14 @@ def _describe_texts(
     an entry that changes is not one python-tuf accepts)."""
     kind = "root" if role == "root" else "targets"
     new = read_signed_text(staged.signed_text, str(workspace.staged_path(role)), kind)
+    if new is None:
+        return None
     data = workspace.published_bytes(role)
     old = None
     if data is not None:
         old = read_file_text(data, "published " + role, kind)
         if old is None:
             return None
-    if new is None:
-        return None
     old_entries = old.entries() if old is not None else iter(())
     try:
         changes = _describe(new.signed, old.signed if old else None, new.entries(), old_entries)
