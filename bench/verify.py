@@ -55,6 +55,7 @@ from tuf.api.metadata import (
 )
 
 from ceremony import signing
+from ceremony.config import Config
 from ceremony.keys import OWNER_FIELD
 from ceremony.metafile import to_file_bytes
 from ceremony.verify import verify_workspace
@@ -126,7 +127,7 @@ def build_bins(directory: Path, bit_length: int, targets_key: CryptoSigner) -> i
 
 
 def build_workspace(path: Path, versions: int, bit_length: int) -> tuple[Workspace, int]:
-    workspace = Workspace.create(path)
+    workspace = Workspace.create(path, Config(repository="bench"), lambda *_a, **_k: None)
     online = {name: holder(name) for name in ("targets", "snapshot", "timestamp")}
     build_roots(workspace.metadata_dir, versions, online)
     bins = build_bins(workspace.metadata_dir, bit_length, online["targets"])
@@ -250,7 +251,7 @@ def stage_and_sign(workspace: Workspace, role: str, metadata: Metadata) -> list[
         ),
         ("who must sign (requirements_for)", lambda: _requirements(workspace, held[0])),
         ("check the new signature", lambda: _check(held[0], signer)),
-        ("save signatures (Workspace.save_signatures)", lambda: workspace.save_signatures(held[0])),
+        ("save signatures (Workspace.add_signatures)", lambda: _save(workspace, held[0])),
         ("thresholds again (requirements_for)", lambda: _requirements(workspace, held[0])),
     ]
     rows, wall, cpu = (
@@ -290,6 +291,10 @@ def _delegate_for_bench(workspace: Workspace, role: str, signer: CryptoSigner) -
 
 def _requirements(workspace: Workspace, staged: StagedPayload) -> object:
     return signing.requirements_for(workspace, staged.role, staged.payload, staged.signatures)
+
+
+def _save(workspace: Workspace, staged: StagedPayload) -> object:
+    return workspace.add_signatures(staged.role, staged.digest, staged.signatures)
 
 
 def _check(staged: StagedPayload, signer: CryptoSigner) -> None:

@@ -118,10 +118,10 @@ def main(
     ``pin`` and ``so_pin`` let an in-process caller (the rehearsal) answer
     PIN prompts without putting a PIN in the environment.
     """
+    parser = build_parser()
+    args = parser.parse_args(argv)  # --help and usage errors end here, before the core loads
     from ceremony.session import Ceremony
 
-    parser = build_parser()
-    args = parser.parse_args(argv)
     _defaults(args)
     args.given_pin, args.given_so_pin = pin, so_pin
     func = getattr(args, "func", None)

@@ -11,12 +11,15 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from securesystemslib.formats import encode_canonical
 from securesystemslib.signer import Signature
 from securesystemslib.signer._utils import compute_default_keyid
-from tuf.api.metadata import Metadata, Root, Targets
+from tuf.api.metadata import Metadata, Root, Signed, Targets
 
 from ceremony.errors import BadInput
 
@@ -179,9 +182,9 @@ def _check_spec_version(value: Any, source: str) -> None:
         )
 
 
-def check_keyids(metadata: Metadata, source: str) -> None:
+def check_keyids(metadata: Metadata | Signed, source: str) -> None:
     """Every key's id must be the one the specification computes for it."""
-    signed = metadata.signed
+    signed = metadata.signed if isinstance(metadata, Metadata) else metadata
     keys: dict[str, Any] = {}
     if isinstance(signed, Root):
         keys = signed.keys
@@ -218,8 +221,14 @@ def canonical(document: Any) -> bytes:
     try:
         fast = json_text(document)
     except (TypeError, ValueError):
-        return encode_canonical(document).encode("utf-8")
-    return fast if is_canonical_text(fast) else encode_canonical(document).encode("utf-8")
+        return _encode_canonical(document)
+    return fast if is_canonical_text(fast) else _encode_canonical(document)
+
+
+def _encode_canonical(document: Any) -> bytes:
+    text = encode_canonical(document)  # returns None only when given an output function
+    assert text is not None
+    return text.encode("utf-8")
 
 
 def payload_bytes(metadata: Metadata) -> bytes:
@@ -267,3 +276,148 @@ def split_file(data: bytes, source: str) -> tuple[dict[str, Signature], bytes] |
     if len(signatures) != len(listed):
         raise BadInput(f"{source}: two signatures by the same key", "use the file the tool wrote")
     return signatures, data[start + len(_FILE_MIDDLE) : -2]
+
+
+# ---------------------------------------------------------------- large roles
+
+
+class _Irregular(ValueError):
+    """Text the streaming reader leaves to the whole-document parser."""
+
+
+def _irregular_number(text: str) -> Any:
+    raise _Irregular(f"the number {text} is not a whole number")
+
+
+_DECODER = json.JSONDecoder(
+    object_pairs_hook=_no_duplicates,
+    parse_float=_irregular_number,
+    parse_constant=_irregular_number,
+)
+_ENTRIES = "targets"
+_READ_ERRORS = (
+    ValueError,
+    KeyError,
+    TypeError,
+    AttributeError,
+    IndexError,
+    RecursionError,
+    BadInput,
+)
+
+
+@dataclass(frozen=True)
+class SignedText:
+    """A 'signed' document read from its exact text without building its
+    target entries: ``signed`` is python-tuf's object of every other field
+    (a Targets with no entries), and :meth:`entries` reads the entries from
+    the text one at a time, as the JSON objects they are. A targets role of
+    tens of megabytes can then be counted, judged and compared in the
+    memory of a few entries, where whole objects take ten times the file.
+
+    The entries are strict JSON but not yet TargetFiles: whoever reads an
+    entry's fields has python-tuf check it (``TargetFile.from_dict``)."""
+
+    signed: Signed
+    text: str
+    entries_at: int | None
+
+    def entries(self) -> Iterator[tuple[str, Any]]:
+        """Target entries as (path, JSON object), in path order."""
+        if self.entries_at is None:
+            return
+        for path, entry, _, _ in _members(self.text, self.entries_at, MAX_JSON_DEPTH - 2):
+            yield path, entry
+
+
+def read_file_text(data: bytes, source: str, expected_type: str) -> SignedText | None:
+    """A whole metadata file, laid out as :func:`file_bytes` writes it, read
+    as :func:`read_signed_text` reads its 'signed' text; None otherwise."""
+    if len(data) > MAX_JSON_BYTES:
+        return None
+    try:
+        split = split_file(data, source)
+    except BadInput:
+        return None
+    return read_signed_text(split[1], source, expected_type) if split is not None else None
+
+
+def read_signed_text(data: bytes, source: str, expected_type: str) -> SignedText | None:
+    """The 'signed' text of a root or targets document as :class:`SignedText`.
+
+    Read only when it is compact JSON with its members in sorted order (as
+    this tool and canonical JSON write it), of ``expected_type``, and passes
+    every check of :func:`parse_metadata` but python-tuf's of each target
+    entry (left to whoever reads the entry); None for anything else, which
+    the caller then parses whole the ordinary way, with the same result or
+    the same error.
+    """
+    if len(data) > MAX_JSON_BYTES or _SURROGATE_ESCAPE.search(data):
+        return None
+    try:
+        text = data.decode("utf-8")
+        members = list(_members(text, 0, MAX_JSON_DEPTH - 1, skip=_ENTRIES))
+        if _after(text, 0, members) != len(text):
+            return None
+        fields = {name: {} if name == _ENTRIES else value for name, value, _, _ in members}
+        entries_at = next((at for name, _, at, _ in members if name == _ENTRIES), None)
+        _check_spec_version(fields.get("spec_version"), source)
+        kind = fields.get("_type")
+        if kind != expected_type:
+            return None
+        if kind == "root" and entries_at is None:
+            signed: Signed = Root.from_dict(fields)
+        elif kind == "targets":
+            signed = Targets.from_dict(fields)
+        else:
+            return None
+        check_keyids(signed, source)
+    except _READ_ERRORS:
+        return None
+    return SignedText(signed, text, entries_at)
+
+
+def _members(
+    text: str, start: int, depth: int, skip: str | None = None
+) -> Iterator[tuple[str, Any, int, int]]:
+    """(name, value, where the value begins, where it ends) of the compact
+    JSON object at ``start``, names strictly increasing (so never twice),
+    each value decoded alone, except that the value of ``skip`` (an object)
+    is walked and not kept. Raises _Irregular, or what the scanner raises,
+    at anything else or at values nesting deeper than ``depth``."""
+    if text[start] != "{":
+        raise _Irregular("not an object")
+    index, previous = start + 1, None
+    if text[index] == "}":
+        return
+    while True:
+        if text[index] != '"':
+            raise _Irregular("not a member name")
+        name, index = _DECODER.raw_decode(text, index)
+        if (previous is not None and name <= previous) or text[index] != ":":
+            raise _Irregular("members out of order")
+        begin = index + 1
+        if name == skip:
+            value, end = None, _after(text, begin, _members(text, begin, depth - 1))
+        else:
+            value, end = _DECODER.raw_decode(text, begin)
+            _check_depth(text, begin, end, depth)
+        yield name, value, begin, end
+        if text[end] == "}":
+            return
+        if text[end] != ",":
+            raise _Irregular("members not separated by commas")
+        previous, index = name, end + 1
+
+
+def _after(text: str, start: int, members: Iterable[tuple[str, Any, int, int]]) -> int:
+    """Where the object at ``start`` ends, once its members are read."""
+    last = deque(members, maxlen=1)
+    return last[0][3] + 1 if last else start + 2  # past the '}' that _members saw
+
+
+def _check_depth(text: str, begin: int, end: int, depth: int) -> None:
+    """loads_strict's nesting limit, costing nothing for shallow values."""
+    opened = text.count("{", begin, end) + text.count("[", begin, end)
+    if opened > depth and nesting_depth_exceeds(text[begin:end].encode("utf-8"), depth):
+        raise _Irregular("nested too deep")

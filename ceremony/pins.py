@@ -11,6 +11,7 @@ from __future__ import annotations
 import getpass
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 from ceremony.errors import BadInput, InputEnded
@@ -23,7 +24,7 @@ MIN_NEW_PIN_LENGTH = 4
 """The shortest new PIN accepted here; the token may ask for more."""
 
 
-def _private_only(path: Path):
+def _private_only(path: Path) -> Callable[[os.stat_result], None]:
     def check(info: os.stat_result) -> None:
         if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
             raise BadInput(

@@ -19,10 +19,10 @@ payload reviewed and records it.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from securesystemslib.signer import Key
 from tuf.api.metadata import (
@@ -30,15 +30,20 @@ from tuf.api.metadata import (
     Delegations,
     Metadata,
     Root,
+    Signed,
     SuccinctRoles,
+    TargetFile,
     Targets,
 )
 
 from ceremony.audit import REVIEW_SHOWN
 from ceremony.keys import owner_of
-from ceremony.metafile import payload_bytes
+from ceremony.metafile import SignedText, payload_bytes, read_file_text, read_signed_text
 from ceremony.text import visible
 from ceremony.words import short_words, to_words
+
+if TYPE_CHECKING:
+    from ceremony.workspace import StagedPayload
 
 FIRST_FEW = 5
 WORDS_PER_GROUP = 4
@@ -162,22 +167,60 @@ def hash_lines(digest: str) -> list[str]:
 
 
 def describe_staged(workspace: Any, role: str, now: datetime | None = None) -> Review:
-    """The review of a staged role, without writing anything."""
-    staged = workspace.staged(role)
-    published = workspace.published(role)
-    payload = payload_bytes(staged)
-    digest = hashlib.sha256(payload).hexdigest()
+    """The review of a staged role, without writing anything.
+
+    Read from the files' exact bytes where they allow it: target entries
+    are compared one by one as the JSON holds them, so a large role is never
+    held whole (``metafile.read_signed_text``). Files that reader does not
+    take are parsed whole, with the same review or the same error.
+    """
     moment = now or datetime.now(UTC)
+    staged = workspace.staged_payload(role)
+    on_text = _describe_texts(workspace, role, staged)
+    if on_text is not None:
+        new, old, changes = on_text
+        base = old.signed.version if old is not None else None
+        # The file holds the canonical payload itself unless it needed escapes.
+        raw = new.text if staged.signed_text == staged.payload else staged.payload.decode()
+        return Review(role, new.signed.version, base, staged.digest, raw, changes, moment)
+    proposal = workspace.staged(role)
+    published = workspace.published(role)
+    payload = payload_bytes(proposal)
+    digest = hashlib.sha256(payload).hexdigest()
     base = published.signed.version if published is not None else None
     return Review(
         role,
-        staged.signed.version,
+        proposal.signed.version,
         base,
         digest,
         payload.decode("utf-8"),
-        describe(staged, published),
+        describe(proposal, published),
         moment,
     )
+
+
+def _describe_texts(
+    workspace: Any, role: str, staged: StagedPayload
+) -> tuple[SignedText, SignedText | None, list[Change]] | None:
+    """The changes read from the staged payload and the published file as
+    they are, or None when either is not a text read_signed_text takes (or
+    an entry that changes is not one python-tuf accepts)."""
+    kind = "root" if role == "root" else "targets"
+    new = read_signed_text(staged.signed_text, str(workspace.staged_path(role)), kind)
+    if new is None:
+        return None
+    data = workspace.published_bytes(role)
+    old = None
+    if data is not None:
+        old = read_file_text(data, "published " + role, kind)
+        if old is None:
+            return None
+    old_entries = old.entries() if old is not None else iter(())
+    try:
+        changes = _describe(new.signed, old.signed if old else None, new.entries(), old_entries)
+    except _UnfitEntry:
+        return None
+    return new, old, changes
 
 
 def confirm_review(workspace: Any, review: Review, actor: str | None = None) -> None:
@@ -199,14 +242,32 @@ def confirm_review(workspace: Any, review: Review, actor: str | None = None) -> 
 
 def describe(new: Metadata, old: Metadata | None) -> list[Change]:
     """Every change from ``old`` to ``new``."""
+    old_signed = old.signed if old is not None else None
+    return _describe(new.signed, old_signed, _entries(new.signed), _entries(old_signed))
+
+
+Entries = Iterable[tuple[str, Any]]
+"""Target entries as (path, entry), in path order: TargetFiles, or the JSON
+objects a file holds (equal exactly when the TargetFiles would be)."""
+
+
+def _entries(signed: Signed | None) -> Iterator[tuple[str, TargetFile]]:
+    if not isinstance(signed, Targets):
+        return iter(())
+    return iter(sorted(signed.targets.items(), key=lambda item: item[0]))
+
+
+def _describe(
+    new: Signed, old: Signed | None, new_entries: Entries, old_entries: Entries
+) -> list[Change]:
     changes = _version_changes(new, old)
-    if isinstance(new.signed, Root):
-        old_root = old.signed if old is not None and isinstance(old.signed, Root) else None
-        changes += _root_changes(new.signed, old_root)
-        changes += _attestation_changes(new.signed, old_root)
-    elif isinstance(new.signed, Targets):
-        old_targets = old.signed if old is not None and isinstance(old.signed, Targets) else None
-        changes += _targets_changes(new.signed, old_targets)
+    if isinstance(new, Root):
+        old_root = old if isinstance(old, Root) else None
+        changes += _root_changes(new, old_root)
+        changes += _attestation_changes(new, old_root)
+    elif isinstance(new, Targets):
+        old_targets = old if isinstance(old, Targets) else None
+        changes += _targets_changes(new, old_targets, new_entries, old_entries)
     changes += _other_fields(new, old)
     return changes
 
@@ -214,11 +275,9 @@ def describe(new: Metadata, old: Metadata | None) -> list[Change]:
 # ------------------------------------------------------------------ common
 
 
-def _version_changes(new: Metadata, old: Metadata | None) -> list[Change]:
-    signed = new.signed
-    if old is None:
+def _version_changes(signed: Signed, before: Signed | None) -> list[Change]:
+    if before is None:
         return [Change("version", after=signed.version), Change("expires", after=signed.expires)]
-    before = old.signed
     changes = [Change("version", before=before.version, after=signed.version)]
     if signed.version != before.version + 1:
         changes.append(
@@ -232,13 +291,14 @@ def _version_changes(new: Metadata, old: Metadata | None) -> list[Change]:
     return changes
 
 
-def _other_fields(new: Metadata, old: Metadata | None) -> list[Change]:
-    """Fields this review does not describe, named so they cannot slip by."""
-    known = ROOT_FIELDS if isinstance(new.signed, Root) else TARGETS_FIELDS
-    after = {k: v for k, v in new.signed.to_dict().items() if k not in known}
+def _other_fields(new: Signed, old: Signed | None) -> list[Change]:
+    """Fields this review does not describe, named so they cannot slip by
+    (python-tuf keeps every field it does not know in unrecognized_fields)."""
+    known = ROOT_FIELDS if isinstance(new, Root) else TARGETS_FIELDS
+    after = {k: v for k, v in new.unrecognized_fields.items() if k not in known}
     before = {}
     if old is not None:
-        before = {k: v for k, v in old.signed.to_dict().items() if k not in known}
+        before = {k: v for k, v in old.unrecognized_fields.items() if k not in known}
     changed = sorted(k for k in after.keys() | before.keys() if after.get(k) != before.get(k))
     if not changed:
         return []
@@ -387,10 +447,12 @@ def _role_order(name: str) -> tuple[int, str]:
 # ----------------------------------------------------------------- targets
 
 
-def _targets_changes(new: Targets, old: Targets | None) -> list[Change]:
+def _targets_changes(
+    new: Targets, old: Targets | None, new_entries: Entries, old_entries: Entries
+) -> list[Change]:
     old_delegations = old.delegations if old is not None else None
     changes = _delegation_changes(new.delegations, old_delegations)
-    changes += _target_file_changes(new, old)
+    changes += _target_file_changes(new_entries, old_entries if old is not None else ())
     return changes
 
 
@@ -507,23 +569,72 @@ def _list_change(
     return changes
 
 
-def _target_file_changes(new: Targets, old: Targets | None) -> list[Change]:
-    before = old.targets if old is not None else {}
-    after = new.targets
-    added = tuple(sorted(p for p in after if p not in before))
-    removed = tuple(sorted(p for p in before if p not in after))
-    changed = tuple(sorted(p for p in after if p in before and after[p] != before[p]))
+class _UnfitEntry(Exception):
+    """A target entry that changes and that python-tuf would not read."""
+
+
+def _target_file_changes(after: Entries, before: Entries) -> list[Change]:
+    """Entries added, removed and changed, walking both in path order at once."""
+    added: list[str] = []
+    removed: list[str] = []
+    changed: list[str] = []
+    counts = [0, 0]
+    for path, new, old in _paired(after, before, counts):
+        if old is _ABSENT:
+            added.append(path)
+        elif new is _ABSENT:
+            removed.append(path)
+        elif new != old:
+            changed.append(path)
+        else:
+            continue
+        _check_entry(path, new)
+        _check_entry(path, old)
     if not (added or removed or changed):
-        return [Change("targets_unchanged", TARGETS, after=len(after))]
-    changes = [Change("targets_count", TARGETS, before=len(before), after=len(after))]
+        return [Change("targets_unchanged", TARGETS, after=counts[0])]
+    changes = [Change("targets_count", TARGETS, before=counts[1], after=counts[0])]
     for kind, names in (
-        ("targets_added", added),
-        ("targets_removed", removed),
-        ("targets_changed", changed),
+        ("targets_added", tuple(added)),
+        ("targets_removed", tuple(removed)),
+        ("targets_changed", tuple(changed)),
     ):
         if names:
             changes.append(Change(kind, TARGETS, items=names))
     return changes
+
+
+_ABSENT: Any = object()
+
+
+def _paired(after: Entries, before: Entries, counts: list[int]) -> Iterator[tuple[str, Any, Any]]:
+    """(path, new entry, old entry) over both, _ABSENT where a side has none;
+    counts[0] and counts[1] become the number of entries on each side."""
+    new_items, old_items = iter(after), iter(before)
+    new = next(new_items, None)
+    old = next(old_items, None)
+    while new is not None or old is not None:
+        if old is None or (new is not None and new[0] < old[0]):
+            assert new is not None
+            yield new[0], new[1], _ABSENT
+            new, counts[0] = next(new_items, None), counts[0] + 1
+        elif new is None or old[0] < new[0]:
+            yield old[0], _ABSENT, old[1]
+            old, counts[1] = next(old_items, None), counts[1] + 1
+        else:
+            yield new[0], new[1], old[1]
+            new, counts[0] = next(new_items, None), counts[0] + 1
+            old, counts[1] = next(old_items, None), counts[1] + 1
+
+
+def _check_entry(path: str, entry: Any) -> None:
+    """An entry read from JSON that changes must be one python-tuf reads
+    (an unchanged one equals the other side's, which was checked when staged)."""
+    if entry is _ABSENT or isinstance(entry, TargetFile):
+        return
+    try:
+        TargetFile.from_dict(dict(entry), path)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise _UnfitEntry(path) from None
 
 
 # --------------------------------------------------------------- rendering

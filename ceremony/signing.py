@@ -27,7 +27,7 @@ from ceremony import audit
 from ceremony.errors import BadInput, CheckFailed, NotReviewed, ThresholdUnmet, WorkspaceError
 from ceremony.fsutil import read_bounded
 from ceremony.keys import owner_of, uri_of
-from ceremony.metafile import file_bytes, parse_metadata, payload_bytes
+from ceremony.metafile import file_bytes, parse_metadata, payload_bytes, read_file_text
 from ceremony.profiles import local_keys
 from ceremony.roles import check_root, check_targets, delegator_of
 from ceremony.text import visible
@@ -132,10 +132,17 @@ def _walk(ws: Workspace, staged_first: bool) -> Iterator[tuple[str, Targets]]:
 
 
 def _load_targets(ws: Workspace, role: str, staged: bool) -> Targets | None:
+    """A delegator's fields without its target entries (only delegations are read)."""
     if staged:
-        return ws.staged(role).signed
-    published = ws.published(role)
-    return published.signed if published is not None else None
+        signed = ws.staged_payload(role).shell()
+    else:
+        data = ws.published_bytes(role)
+        if data is None:
+            return None
+        source = str(ws.published_path(role))
+        text = read_file_text(data, source, "targets")
+        signed = text.signed if text is not None else parse_metadata(data, source, "targets").signed
+    return signed if isinstance(signed, Targets) else None  # a role named "root": no delegator
 
 
 def current_root(ws: Workspace) -> Root:
@@ -246,15 +253,17 @@ class RoleStatus:
 
 
 def status(ws: Workspace) -> list[RoleStatus]:
+    """Every staged role: read from the staged bytes, its target entries never built."""
     result = []
     for role in ws.staged_roles():
-        metadata, staged = ws.staged_full(role)
-        root = metadata.signed if role == "root" else None
+        staged = ws.staged_payload(role)
+        signed = staged.shell()
+        root = signed if isinstance(signed, Root) else None
         result.append(
             RoleStatus(
                 role=role,
-                version=metadata.signed.version,
-                expires=metadata.signed.expires,
+                version=signed.version,
+                expires=signed.expires,
                 signatures=len(staged.signatures),
                 payload_sha256=staged.digest,
                 reviewed=ws.staged_state(role).reviewed_sha256 == staged.digest,

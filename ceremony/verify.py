@@ -7,7 +7,12 @@ version missing; then top-level targets signed by the newest root's
 targets keys; then each offline delegated role signed by its delegator.
 The signature checks are python-tuf's own (``get_root_verification_result``
 and ``get_verification_result``): this module only decides what to check,
-in which order, and how to say what failed.
+in which order, and how to say what failed; and one thing python-tuf does
+not: it counts signatures by keyid, so one public key listed under two
+keyids (keytype ``ecdsa`` and ``ecdsa-sha2-nistp256``, say) would let one
+token meet a threshold twice. A role whose threshold is met only that way
+fails here (``ceremony.keys.identity``); one that lists a key twice but
+meets its threshold with distinct keys is a warning.
 
 Each file is read and parsed once; hash-bin files are looked up in one
 directory listing, so 16,384 bins cost 16,384 verifications and no more.
@@ -42,9 +47,10 @@ from securesystemslib.exceptions import FormatError, VerificationError
 from securesystemslib.signer import Signature
 from tuf.api.metadata import Metadata, Root, Targets, VerificationResult
 
-from ceremony.errors import BadInput
-from ceremony.keys import owner_of, parse_once
+from ceremony.errors import BadInput, DuplicateKey, KeyError_
+from ceremony.keys import check_distinct, identity, owner_of, parse_once
 from ceremony.metafile import _check_spec_version, parse_metadata, payload_bytes
+from ceremony.text import visible
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 ONLINE_ROLES = ("snapshot", "timestamp")
@@ -308,6 +314,45 @@ class _Verifier:
         self.report = VerifyReport()
         self.names = _listing(directory)
         self.reached: set[str] = set()
+        self._identities: dict[str, bytes | None] = {}
+
+    # ------------------------------------------------- one key, two keyids
+
+    def _identity(self, key: Any) -> bytes | None:
+        """The public key itself, once per keyid (a keyid names one key's
+        content); None for a key that holds no usable public key."""
+        if key.keyid not in self._identities:
+            try:
+                self._identities[key.keyid] = identity(key)
+            except KeyError_:
+                self._identities[key.keyid] = None
+        return self._identities[key.keyid]
+
+    def _judge(
+        self, result: VerificationResult, label: str, what: str
+    ) -> tuple[bool, str | None]:
+        """Whether distinct public keys meet the threshold python-tuf judged
+        met, and words about a public key the role lists under two keyids
+        (None when it lists every key once): why it failed, or a warning."""
+        if len(result.signed) + len(result.unsigned) < 2:
+            return result.verified, None  # most roles, and every hash bin of one key
+        keys = [*result.signed.values(), *result.unsigned.values()]
+        usable = [key for key in keys if self._identity(key) is not None]
+        if len({self._identity(key) for key in usable}) == len(usable):
+            return result.verified, None
+        try:
+            check_distinct(usable, what)
+        except DuplicateKey as error:
+            twice = error.problem
+        else:
+            return result.verified, None
+        distinct = len({self._identity(key) for key in result.signed.values()} - {None})
+        if result.verified and distinct < result.threshold:
+            return False, (
+                f"signed by a threshold of {label} only if one key is counted twice: {twice} "
+                f"({distinct} distinct keys signed, {result.threshold} needed)"
+            )
+        return result.verified, f"{twice}; the threshold is met without counting it twice"
 
     # ------------------------------------------------------------ reading
 
@@ -445,21 +490,34 @@ class _Verifier:
     def _root_result(
         self, version: int, result: Any, previous_label: str, chained: bool = False
     ) -> None:
-        if result.verified:
+        before = version - 1 if chained else version
+        first_met, first_words = self._judge(
+            result.first, previous_label, f"root version {before}'s root role"
+        )
+        second_met, second_words = self._judge(
+            result.second, "its own root keys", f"root version {version}'s root role"
+        )
+        if first_met and second_met:
             reason = f"signed by a threshold of {previous_label}"
             if chained:
                 reason += " and of its own"
             self.report.add("root", version, OK, reason)
+            for words in dict.fromkeys(w for w in (first_words, second_words) if w):
+                self.report.add("root", version, WARN, words)
             return
         reasons = []
         if not result.first.verified:
             reasons.append(
                 f"not signed by a threshold of {previous_label}: {_signers(result.first)}"
             )
+        elif not first_met and first_words:
+            reasons.append(first_words)
         if not result.second.verified:
             reasons.append(
                 f"not signed by a threshold of its own root keys: {_signers(result.second)}"
             )
+        elif not second_met and second_words:
+            reasons.append(second_words)
         self.report.add("root", version, FAIL, "; ".join(dict.fromkeys(reasons)))
 
     def _root_json_matches(self, versions: list[int]) -> None:
@@ -582,9 +640,16 @@ class _Verifier:
                 f"not signed by {parent}'s threshold for {role}: {_signers(result)}",
             )
             return False
+        what = f"root's {role} role" if parent == "root" else f"delegated role {visible(role)}"
+        met, words = self._judge(result, f"{parent}'s keys for {role}", what)
+        if not met:
+            self.report.add(role, version, FAIL, words or "")
+            return False
         if quiet:
             return True
         self.report.add(role, version, OK, f"signed by a threshold of {parent}'s keys")
+        if words:
+            self.report.add(role, version, WARN, words)
         return self._expiry(role, loaded.signed, online)
 
     def _same_as_numbered(self, role: str, loaded: _Loaded) -> None:

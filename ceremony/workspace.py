@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from securesystemslib.signer import Key, Signature
-from tuf.api.metadata import Metadata, Root
+from tuf.api.metadata import Metadata, Root, Signed
 
 from ceremony.config import CONFIG_NAME, Config, load_config
 from ceremony.errors import (
@@ -51,6 +51,7 @@ from ceremony.metafile import (
     json_text,
     parse_metadata,
     payload_bytes,
+    read_signed_text,
     split_file,
 )
 from ceremony.text import visible
@@ -143,7 +144,19 @@ class StagedPayload:
 
     def version(self) -> int:
         """The proposal's version, read without building the metadata."""
-        return int(json.loads(self.signed_text)["version"])
+        return int(self.shell().version)
+
+    def shell(self) -> Signed:
+        """The proposal's signed fields as python-tuf builds them, but for
+        the target entries: status and signing read a version, an expiry and
+        a delegator's keys, never the entries of a large role. Read from the
+        exact bytes (``metafile.read_signed_text``), else parsed whole."""
+        kind = "root" if self.role == "root" else "targets"
+        text = read_signed_text(self.signed_text, f"staged {self.role}", kind)
+        if text is not None:
+            return text.signed
+        data = file_bytes(self.signatures, self.signed_text)
+        return parse_metadata(data, f"staged {self.role}", kind).signed
 
 
 @dataclass

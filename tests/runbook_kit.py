@@ -190,22 +190,27 @@ def online_server(bundle_dir: Path, files: Path, server: Path) -> list[str]:
     return served_targets
 
 
+def client_of(base: str, client: Path, trusted_root: bytes) -> Updater:
+    """python-tuf's client, kept in ``client``, of the repository served at
+    ``base``, trusting only ``trusted_root``."""
+    (client / "metadata").mkdir(parents=True)
+    (client / "downloads").mkdir()
+    return Updater(
+        metadata_dir=str(client / "metadata"),
+        metadata_base_url=f"{base}/metadata/",
+        target_dir=str(client / "downloads"),
+        target_base_url=f"{base}/targets/",
+        bootstrap=trusted_root,
+    )
+
+
 def ngclient_accepts(bundle_dir: Path, files: Path, tmp: Path) -> int:
     """Serve the export; python-tuf's client, trusting root v1 only, updates through
     every root version and fetches each delegated target. Returns the root version."""
     server = tmp / "server"
     delegated = online_server(bundle_dir, files, server)
-    client = tmp / "client"
-    (client / "metadata").mkdir(parents=True)
-    (client / "downloads").mkdir()
     with served(server) as base:
-        updater = Updater(
-            metadata_dir=str(client / "metadata"),
-            metadata_base_url=f"{base}/metadata/",
-            target_dir=str(client / "downloads"),
-            target_base_url=f"{base}/targets/",
-            bootstrap=(server / "metadata" / "1.root.json").read_bytes(),
-        )
+        updater = client_of(base, tmp / "client", (server / "metadata/1.root.json").read_bytes())
         updater.refresh()
         for path in delegated:
             info = updater.get_targetinfo(path)

@@ -13,7 +13,6 @@ import pytest
 
 import ceremony.airgap as airgap
 import ceremony.audit as audit
-import ceremony.commands.audit as audit_commands
 import ceremony.session as session_module
 from ceremony.airgap import IFF_RUNNING, IFF_UP, Interface, Readings, Route, preflight
 from ceremony.audit import (
@@ -450,14 +449,12 @@ def run_cli(argv: list[str]) -> int:
 
 @pytest.fixture
 def offline(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(audit_commands, "preflight", lambda: preflight(OFFLINE))
     monkeypatch.setattr(airgap, "preflight", lambda readings=None: preflight(OFFLINE))
 
 
 @pytest.fixture
 def online(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CEREMONY_ALLOW_NETWORK", raising=False)
-    monkeypatch.setattr(audit_commands, "preflight", lambda: preflight(ONLINE))
     monkeypatch.setattr(airgap, "preflight", lambda readings=None: preflight(ONLINE))
 
 

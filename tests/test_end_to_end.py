@@ -35,6 +35,7 @@ from tuf.ngclient import Updater
 
 from tests.conftest import USER_PIN
 from tests.kit import ceremony, make_holder, make_online_key, review, root_args
+from tests.runbook_kit import client_of
 
 PAYLOAD = b"hello from the offline ceremony\n"
 TARGET = "pkgs/hello.txt"
@@ -137,16 +138,7 @@ def _online_server(ws: Path, server_dir: Path, online, pkgs) -> None:
 
 
 def _client(tmp_path: Path, trusted_root: Path, base: str, name: str) -> Updater:
-    client = tmp_path / name
-    (client / "metadata").mkdir(parents=True)
-    (client / "downloads").mkdir()
-    return Updater(
-        metadata_dir=str(client / "metadata"),
-        metadata_base_url=f"{base}/metadata/",
-        target_dir=str(client / "downloads"),
-        target_base_url=f"{base}/targets/",
-        bootstrap=trusted_root.read_bytes(),
-    )
+    return client_of(base, tmp_path / name, trusted_root.read_bytes())
 
 
 def _bad_rotation(metadata_dir: Path) -> Path:

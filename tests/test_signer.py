@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from pkcs11 import Attribute
 from securesystemslib.signer import SIGNER_FOR_URI_SCHEME, Signature, Signer
 
 from ceremony import signer as signer_module
@@ -95,6 +96,23 @@ def test_extractable_key_refused_without_override(backend, lib, make_token, pin)
         Pkcs11Uri.parse(uri), tuf_key, pin, pool=signer_module.default_pool(), allow_exportable=True
     )
     tuf_key.verify_signature(allowed.sign(b"payload"), b"payload")
+
+
+def test_key_that_may_not_sign_refused(backend, lib, make_token, pin):
+    label = make_token("nosign")
+    token = tokens.find_token(lib, label)
+    with tokens.logged_in(token, pin, rw=True) as session:
+        kept = {Attribute.SIGN: False, Attribute.SENSITIVE: True, Attribute.EXTRACTABLE: False}
+        make_extractable_key(session, "decrypt-only", backend.key_type, kept)
+        [key] = tokens.list_keys(session)
+        tuf_key = tuf_key_from_token(token, key)
+    uri = tuf_key.unrecognized_fields[URI_FIELD]
+    with pytest.raises(KeyError_) as caught:
+        Pkcs11Signer(Pkcs11Uri.parse(uri), tuf_key, pin, pool=signer_module.default_pool()).sign(
+            b"x"
+        )
+    assert "not allowed to sign" in caught.value.problem
+    assert "CKA_SIGN" in caught.value.problem
 
 
 def test_wrong_key_for_metadata_refused(lib, make_token, pin):

@@ -245,8 +245,14 @@ def test_extractable_key_reported(backend, lib, make_token, pin):
         assert "EXTRACTABLE=True" in key.evidence.failures()
 
 
-def make_extractable_key(session: pkcs11.Session, label: str, key_type: str = "ecdsa-p256") -> None:
-    weak = {Attribute.EXTRACTABLE: True, Attribute.SENSITIVE: False}
+def make_extractable_key(
+    session: pkcs11.Session,
+    label: str,
+    key_type: str = "ecdsa-p256",
+    weak: dict[Attribute, bool] | None = None,
+) -> None:
+    """A key pair made outside this tool, by default one that can be copied off."""
+    weak = weak or {Attribute.EXTRACTABLE: True, Attribute.SENSITIVE: False}
     spec = tokens.KEY_SPECS[key_type]
     if spec.key_type == KeyType.RSA:
         session.generate_keypair(

@@ -6,22 +6,27 @@ keys: these are tests of the verification logic, not of tokens.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from securesystemslib.signer import CryptoSigner
+from securesystemslib.signer import CryptoSigner, Signature, SSlibKey
+from securesystemslib.signer._utils import compute_default_keyid
 from tuf.api.metadata import (
     DelegatedRole,
     Delegations,
     Metadata,
+    MetaFile,
     Role,
     Root,
     Snapshot,
     SuccinctRoles,
     TargetFile,
     Targets,
+    Timestamp,
 )
 
 from ceremony import cli
@@ -29,6 +34,7 @@ from ceremony.config import Config
 from ceremony.errors import BadInput
 from ceremony.verify import FAIL, OK, WARN, verify_workspace
 from ceremony.workspace import Workspace
+from tests.runbook_kit import client_of, served
 from tests.tufkit import NOW, TOP, holder
 
 
@@ -296,3 +302,105 @@ def test_cli_verify_bad_trusted_root_exit_2(workspace, online, tmp_path, capsys)
     assert run_cli(workspace, "verify", "--trusted-root", str(bad)) == 2
     assert "spec_version '2.0.0'" in capsys.readouterr().err
     assert list((workspace.root / "transcripts").iterdir()) == []
+
+
+# ------------------------------------------------- one public key, two keyids
+
+
+def alias(key: SSlibKey) -> SSlibKey:
+    """The same public key under its other keytype name, so under another keyid."""
+    other = "ecdsa-sha2-nistp256" if key.keytype == "ecdsa" else "ecdsa"
+    keyval = dict(key.keyval)
+    keyid = compute_default_keyid(other, key.scheme, keyval)
+    return SSlibKey(keyid, other, key.scheme, keyval, dict(key.unrecognized_fields))
+
+
+def sign_twice(metadata: Metadata, signer: CryptoSigner, twin: SSlibKey) -> Metadata:
+    """One signature, filed a second time under the key's other keyid."""
+    signature = metadata.sign(signer, append=True)
+    metadata.signatures[twin.keyid] = Signature(twin.keyid, signature.signature)
+    return metadata
+
+
+def _ngclient_fetches(metadata_dir: Path, tmp_path: Path, path: str, payload: bytes) -> bytes:
+    """python-tuf's client, trusting root v1, updates and downloads ``path`` over 127.0.0.1."""
+    server = tmp_path / "server"
+    shutil.copytree(metadata_dir, server / "metadata")
+    digest = hashlib.sha256(payload).hexdigest()
+    stored = server / "targets" / Path(path).parent / f"{digest}.{Path(path).name}"
+    stored.parent.mkdir(parents=True)
+    stored.write_bytes(payload)
+    with served(server) as base:
+        trusted = (server / "metadata" / "1.root.json").read_bytes()
+        updater = client_of(base, tmp_path / "client", trusted)
+        updater.refresh()
+        info = updater.get_targetinfo(path)
+        assert info is not None, f"ngclient found {path}"
+        return Path(updater.download_target(info)).read_bytes()
+
+
+ALIAS_DEPRECATED = "ignore:keytype 'ecdsa-sha2-nistp256' is deprecated:DeprecationWarning"
+
+
+@pytest.mark.filterwarnings(ALIAS_DEPRECATED)
+def test_a_key_counted_twice_fails_where_ngclient_accepts(workspace, online, tmp_path):
+    """Root v2 lists Alice's key twice (ecdsa and ecdsa-sha2-nistp256) with
+    threshold 2, and a delegated role does the same with Dave's: Alice alone,
+    and Dave alone, meet them. python-tuf's client accepts both."""
+    alice, bob, carol, dave = (holder(n) for n in ("Alice", "Bob", "Carol", "Dave"))
+    v1 = sign(make_root(1, [alice, bob, carol], online), alice, bob)
+    workspace.write_published("root", v1)
+    alice_twin = alias(alice.public_key)
+    v2 = make_root(2, [alice, carol], online)
+    v2.signed.add_key(alice_twin, "root")
+    sign_twice(sign(v2, bob), alice, alice_twin)  # v1's threshold: Alice and Bob
+    workspace.write_published("root", v2)
+
+    dave_twin = alias(dave.public_key)
+    keys = {k.keyid: k for k in (dave.public_key, dave_twin)}
+    role = DelegatedRole("pkgs", list(keys), 2, True, paths=["pkgs/*"])
+    publish_targets(workspace, online, Delegations(keys, roles={"pkgs": role}))
+    payload = b"one token, counted twice\n"
+    pkgs = Targets(version=1, expires=NOW + timedelta(days=90))
+    pkgs.targets["pkgs/x.txt"] = TargetFile.from_data("pkgs/x.txt", payload, ["sha256"])
+    workspace.write_published("pkgs", sign_twice(Metadata(pkgs), dave, dave_twin))
+    meta = {"targets.json": MetaFile(1), "pkgs.json": MetaFile(1)}
+    snapshot = Snapshot(version=1, expires=NOW + timedelta(days=7), meta=meta)
+    workspace.write_published("snapshot", sign(Metadata(snapshot), online["snapshot"]))
+    stamp = Timestamp(version=1, expires=NOW + timedelta(days=1), snapshot_meta=MetaFile(1))
+    stamp_file = workspace.metadata_dir / "timestamp.json"
+    sign(Metadata(stamp), online["timestamp"]).to_file(str(stamp_file))
+
+    assert _ngclient_fetches(workspace.metadata_dir, tmp_path, "pkgs/x.txt", payload) == payload
+
+    report = verify_workspace(workspace)
+    assert ("root", 1, OK) in statuses(report)
+    assert ("root", 2, FAIL) in statuses(report)
+    assert ("pkgs", 1, FAIL) in statuses(report)
+    assert report.exit_code == 1
+    root_reason = next(f.reason for f in report.failures if f.role == "root")
+    assert "only if one key is counted twice" in root_reason
+    assert "root version 2's root role lists one public key twice" in root_reason
+    assert f"key {alice.public_key.keyid[:8]} (Alice)" in root_reason
+    assert f"key {alice_twin.keyid[:8]} (Alice)" in root_reason
+    assert "1 distinct keys signed, 2 needed" in root_reason
+    pkgs_reason = next(f.reason for f in report.failures if f.role == "pkgs")
+    assert "delegated role pkgs lists one public key twice" in pkgs_reason
+    assert f"key {dave.public_key.keyid[:8]} (Dave) and key {dave_twin.keyid[:8]} (Dave)" in (
+        pkgs_reason
+    )
+
+
+@pytest.mark.filterwarnings(ALIAS_DEPRECATED)
+def test_a_key_listed_twice_but_not_needed_twice_warns(workspace, online):
+    alice, bob, carol = (holder(n) for n in ("Alice", "Bob", "Carol"))
+    v1 = make_root(1, [alice, bob, carol], online)
+    v1.signed.add_key(alias(alice.public_key), "root")
+    workspace.write_published("root", sign(v1, alice, bob))
+    publish_targets(workspace, online)
+    report = verify_workspace(workspace)
+    assert report.ok, report.to_dict()
+    assert ("root", 1, OK) in statuses(report)
+    warning = next(w.reason for w in report.warnings if w.role == "root")
+    assert "lists one public key twice" in warning and "(Alice)" in warning
+    assert "met without counting it twice" in warning

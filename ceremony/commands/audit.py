@@ -10,16 +10,14 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ceremony import audit
-from ceremony.airgap import OK, REFUSE, PreflightReport, preflight, require_airgap
 from ceremony.commands._common import ceremony_of, print_json
 from ceremony.errors import BadInput, CheckFailed
-from ceremony.fsutil import write_atomic
 from ceremony.text import visible
-from ceremony.words import from_words, to_words
 
-_MARKS = {OK: "ok    ", "warn": "WARN  ", REFUSE: "REFUSE"}
+if TYPE_CHECKING:
+    from ceremony.airgap import PreflightReport
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -147,6 +145,8 @@ def _register_preflight(sub: argparse._SubParsersAction, common: argparse.Argume
 
 def _transcript_path(args: argparse.Namespace) -> Path:
     """FILE as given, or in the workspace's transcripts/, or the newest there."""
+    from ceremony import audit
+
     directory = Path(args.workspace) / audit.TRANSCRIPTS_DIR
     if args.file:
         given = Path(args.file)
@@ -164,13 +164,18 @@ def _transcript_path(args: argparse.Namespace) -> Path:
 
 def _word_rows(hex_hash: str) -> list[str]:
     """The head hash as four numbered rows of eight words, easy to copy by hand."""
+    from ceremony.words import to_words
+
     words = to_words(hex_hash)
     return [f"  {i // 8 + 1}. {' '.join(words[i : i + 8])}" for i in range(0, len(words), 8)]
 
 
 def _print_report(report: PreflightReport) -> None:
+    from ceremony.airgap import OK, REFUSE, WARN
+
+    marks = {OK: "ok    ", WARN: "WARN  ", REFUSE: "REFUSE"}
     for check in report.checks:
-        print(f"  {_MARKS.get(check.status, check.status)} {check.name:<10} {check.message}")
+        print(f"  {marks.get(check.status, check.status)} {check.name:<10} {check.message}")
 
 
 def _expected_head(text: str | None) -> str | None:
@@ -180,6 +185,8 @@ def _expected_head(text: str | None) -> str | None:
     compact = text.strip().lower()
     if len(compact) == 64 and all(c in "0123456789abcdef" for c in compact):
         return compact
+    from ceremony.words import from_words
+
     return from_words(text).hex()
 
 
@@ -206,6 +213,9 @@ def cmd_audit_start(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_show(args: argparse.Namespace) -> int:
+    from ceremony import audit
+    from ceremony.fsutil import write_atomic
+
     path = _transcript_path(args)
     render = audit.render_markdown if args.format == "md" else audit.render_text
     text = render(path)
@@ -218,6 +228,8 @@ def cmd_audit_show(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
+    from ceremony import audit
+
     path = _transcript_path(args)
     result = audit.verify_transcript(path, expected_head=_expected_head(args.expect))
     state = "closed" if result.closed else "NOT closed (the ceremony may still be going on)"
@@ -247,6 +259,9 @@ def cmd_audit_close(args: argparse.Namespace) -> int:
 
 def cmd_preflight(args: argparse.Namespace) -> int:
     """Show the checks; add them to the open ceremony record, if any."""
+    from ceremony import audit
+    from ceremony.airgap import preflight, require_airgap
+
     report = preflight()
     if args.json:
         print_json(report.to_details())

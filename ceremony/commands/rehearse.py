@@ -7,7 +7,6 @@ import contextlib
 import io
 from pathlib import Path
 
-from ceremony import rehearsal, tokens
 from ceremony.errors import BadInput
 
 
@@ -52,6 +51,7 @@ def cmd_rehearse(args: argparse.Namespace) -> int:
 
 
 def _rehearse_runbook(args: argparse.Namespace) -> int:
+    from ceremony import rehearsal
     from ceremony.runbooks.library import Library
     from ceremony.runbooks.rehearse import rehearse
 
@@ -87,6 +87,7 @@ def _rehearse_runbook(args: argparse.Namespace) -> int:
 
 
 def _rehearse_commands(args: argparse.Namespace) -> int:
+    from ceremony import rehearsal, tokens
     from ceremony.cli import main
 
     plan = rehearsal.Rehearsal.beside(args.workspace)
@@ -143,6 +144,7 @@ def _rehearse_commands(args: argparse.Namespace) -> int:
 
 def _open_app(args: argparse.Namespace, workspace: Path, runbook: object = None) -> int:
     """The app on the rehearsal workspace; its PINs are typed by the people practising."""
+    from ceremony import rehearsal
     from ceremony.session import Ceremony
     from tui.app import CeremonyApp
 

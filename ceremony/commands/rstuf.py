@@ -9,12 +9,17 @@ from __future__ import annotations
 import argparse
 import hashlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ceremony import audit, rstuf
 from ceremony.commands._common import ceremony_of
 from ceremony.errors import BadInput
-from ceremony.transfer.bundle import SUMS_NAME
-from ceremony.workspace import Workspace
+
+if TYPE_CHECKING:
+    from ceremony.workspace import Workspace
+
+DEFAULT_TIMEOUT_HELP = 300
+"""The default of --rstuf-timeout as the help shows it: ``ceremony.rstuf.DEFAULT_TIMEOUT``,
+which a test holds equal (that module loads python-tuf, which ``--help`` need not)."""
 
 
 def add_export_options(export: argparse.ArgumentParser) -> None:
@@ -36,29 +41,37 @@ def add_export_options(export: argparse.ArgumentParser) -> None:
         "--rstuf-timeout",
         type=int,
         metavar="S",
-        default=rstuf.DEFAULT_TIMEOUT,
-        help=f"seconds RSTUF waits for the bootstrap task (default {rstuf.DEFAULT_TIMEOUT})",
+        help=f"seconds RSTUF waits for the bootstrap task (default {DEFAULT_TIMEOUT_HELP})",
     )
 
 
+def _timeout(args: argparse.Namespace) -> int:
+    from ceremony import rstuf
+
+    return rstuf.DEFAULT_TIMEOUT if args.rstuf_timeout is None else int(args.rstuf_timeout)
+
+
 def _files(ws: Workspace, args: argparse.Namespace) -> dict[str, bytes]:
+    from ceremony import rstuf
+
     if args.partial or args.keys or args.roles:
         raise BadInput(
             "--rstuf writes RSTUF's payloads from the root; it takes no ROLE, --partial or --keys",
             "leave those out",
         )
     bins = rstuf.Bins(args.rstuf_bins, args.rstuf_bins_expires) if args.rstuf_bins else None
-    return rstuf.export_files(ws, bins, args.rstuf_timeout)
+    return rstuf.export_files(ws, bins, _timeout(args))
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from ceremony.transfer.bundle import check_target
+    from ceremony import rstuf
+    from ceremony.transfer.bundle import SUMS_NAME, check_target
 
     _files(ceremony_of(args).workspace, args)  # refuse before the record opens
     check_target(args.rstuf)
     ws = ceremony_of(args).writable_workspace()
     bins = rstuf.Bins(args.rstuf_bins, args.rstuf_bins_expires) if args.rstuf_bins else None
-    target, files = rstuf.export_dir(ws, Path(args.rstuf), bins, args.rstuf_timeout)
+    target, files = rstuf.export_dir(ws, Path(args.rstuf), bins, _timeout(args))
     print(f"Wrote {len(files)} RSTUF payload(s) to {target}:")
     for name, data in sorted(files.items()):
         print(f"  {name}  sha256 {hashlib.sha256(data).hexdigest()[:16]}...")
@@ -71,6 +84,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    from ceremony import audit, rstuf
 
     if args.qr or len(args.paths) != 1:
         raise BadInput(

@@ -21,15 +21,15 @@ from typing import TYPE_CHECKING, TextIO
 from ceremony.commands import rstuf as rstuf_commands
 from ceremony.commands._common import ceremony_of
 from ceremony.errors import BadInput, CheckFailed
-from ceremony.transfer import bundle as bundles
-from ceremony.transfer import exchange, qr, qrrender
-from ceremony.transfer.bundle import Bundle, check_target, read_path, write_dir
-from ceremony.transfer.frames import FountainEncoder, Progress
+from ceremony.transfer import qr
 from ceremony.words import short_words
-from ceremony.workspace import Workspace
 
 if TYPE_CHECKING:
+    from ceremony.transfer import exchange
+    from ceremony.transfer.bundle import Bundle
+    from ceremony.transfer.frames import FountainEncoder, Progress
     from ceremony.transfer.receive import Received
+    from ceremony.workspace import Workspace
 
 HIDE_CURSOR, SHOW_CURSOR, CLEAR, HOME = "\x1b[?25l", "\x1b[?25h", "\x1b[2J", "\x1b[H"
 
@@ -127,12 +127,16 @@ def _check_export_args(args: argparse.Namespace) -> None:
 
 
 def _build(ws: Workspace, args: argparse.Namespace) -> Bundle:
+    from ceremony.transfer import exchange
+
     if args.keys:
         return exchange.build_keys_export(ws)
     return exchange.build_export(ws, args.roles or None, args.partial)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from ceremony.transfer.bundle import check_target
+
     if args.rstuf:
         return rstuf_commands.cmd_export(args)
     _check_export_args(args)
@@ -162,6 +166,9 @@ def _print_hash(label: str, digest: str) -> None:
 
 
 def _export_dir(ws: Workspace, bundle: Bundle, directory: Path) -> None:
+    from ceremony.transfer import bundle as bundles
+    from ceremony.transfer import exchange
+
     target = exchange.export_dir(ws, bundle, directory)
     print(f"Exported a {bundle.purpose} bundle of {len(bundle.files)} file(s) to {target}:")
     _print_files(bundle)
@@ -224,6 +231,8 @@ class TerminalPlayer:
         self.shown = 0
 
     def _screen(self, index: int, text: str) -> str:
+        from ceremony.transfer import qrrender
+
         matrix = qr.frame_matrix(text, self.encoder.version, self.encoder.ecc, index)
         lines = qrrender.render_terminal(matrix, border=2, colors=self.colors)
         status = (
@@ -312,6 +321,8 @@ Exit 1 when a signature did not verify (the valid ones are kept).""",
 
 
 def _read_bundle(args: argparse.Namespace) -> tuple[Bundle, str]:
+    from ceremony.transfer.bundle import read_path
+
     if not args.qr:
         if len(args.paths) != 1:
             raise BadInput("import takes one bundle PATH", "give one directory or bundle file")
@@ -325,6 +336,8 @@ def _read_bundle(args: argparse.Namespace) -> tuple[Bundle, str]:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    from ceremony.transfer import exchange
+
     if args.rstuf:
         return rstuf_commands.cmd_import(args)
     bundle, source = _read_bundle(args)
@@ -451,6 +464,7 @@ def _receive_stream(args: argparse.Namespace, progress: _ProgressLine) -> Receiv
 
 
 def cmd_receive(args: argparse.Namespace) -> int:
+    from ceremony.transfer.bundle import check_target, write_dir
     from ceremony.transfer.receive import describe_other, image_files
 
     out = check_target(args.out)  # refuse before scanning, not after

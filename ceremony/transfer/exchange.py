@@ -226,8 +226,8 @@ class ImportPlan:
             )
         for name, key in self.keys:
             lines.append(f"  add public key of {visible(owner_of(key))} ({visible(name)})")
-        for item in self.transcripts:
-            lines.append(f"  keep the other site's record {visible(item.name)}")
+        for record in self.transcripts:
+            lines.append(f"  keep the other site's record {visible(record.name)}")
         lines += [f"  note: {visible(note)}" for note in self.notes]
         if not (self.roles or self.keys or self.transcripts):
             lines.append("  nothing in it changes this workspace")

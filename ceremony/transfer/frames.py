@@ -101,14 +101,15 @@ def _data_bits(version: int, ecc: str) -> int:
 def capacity_alnum(version: int, ecc: str) -> int:
     """Alphanumeric characters one symbol holds (ISO/IEC 18004 table 7)."""
     bits = _data_bits(version, ecc) - 4
-    bits -= qr_util.length_in_bits(qr_util.MODE_ALPHA_NUM, version)
+    # types-qrcode declares MODE_* as Final[int], not as the literals they are
+    bits -= qr_util.length_in_bits(qr_util.MODE_ALPHA_NUM, version)  # type: ignore[arg-type]
     return (bits // 11) * 2 + (1 if bits % 11 >= 6 else 0)
 
 
 def capacity_bytes(version: int, ecc: str) -> int:
     """Byte-mode capacity: the yardstick our payload per frame is measured against."""
     bits = _data_bits(version, ecc) - 4
-    bits -= qr_util.length_in_bits(qr_util.MODE_8BIT_BYTE, version)
+    bits -= qr_util.length_in_bits(qr_util.MODE_8BIT_BYTE, version)  # type: ignore[arg-type]
     return bits // 8
 
 

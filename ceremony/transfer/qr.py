@@ -7,6 +7,9 @@ itself; older senders zlib-wrapped a format-1 document, and both read back),
 which QR mask each frame gets, how frames become PNG, SVG or PDF files in
 a directory that appears whole or not at all, which QR version fits a
 terminal, and what the ceremony record says about a QR export.
+
+It loads the QR, fountain-code and image libraries only when a function
+needs them, so the command line can read its constants cheaply.
 """
 
 from __future__ import annotations
@@ -14,13 +17,16 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ceremony.errors import TransferError
-from ceremony.transfer import codec, exchange, qrrender
+from ceremony.transfer import codec
 from ceremony.transfer.bundle import MAGIC_PREFIX, MAX_DOCUMENT, Bundle, write_files
-from ceremony.transfer.frames import FountainEncoder
-from ceremony.workspace import Workspace
+
+if TYPE_CHECKING:
+    from ceremony.transfer.frames import FountainEncoder
+    from ceremony.transfer.qrrender import Matrix
+    from ceremony.workspace import Workspace
 
 DEFAULT_VERSION = 20
 """QR version of frame files unless asked otherwise: 819 payload bytes a frame."""
@@ -58,6 +64,8 @@ def bundle_from_payload(payload: bytes) -> Bundle:
 
 def encoder_for(bundle: Bundle, version: int = DEFAULT_VERSION, ecc: str = "L") -> FountainEncoder:
     """The fountain encoder of a bundle at one QR version and error correction level."""
+    from ceremony.transfer.frames import FountainEncoder
+
     return FountainEncoder(payload_of(bundle), version=version, ecc=ecc)
 
 
@@ -69,13 +77,17 @@ def mask_for(version: int, index: int) -> int | None:
     return None if version <= BEST_MASK_UP_TO else index % 8
 
 
-def frame_matrix(text: str, version: int, ecc: str, index: int) -> qrrender.Matrix:
+def frame_matrix(text: str, version: int, ecc: str, index: int) -> Matrix:
     """The QR symbol of one frame, with the mask policy above."""
+    from ceremony.transfer import qrrender
+
     return qrrender.qr_matrix(text, version=version, ecc=ecc, mask=mask_for(version, index))
 
 
 def frame_files(encoder: FountainEncoder, count: int, fmt: str, title: str) -> dict[str, bytes]:
     """``count`` frames as files: ``frame-0001.png`` ... (or .svg), or one ``frames.pdf``."""
+    from ceremony.transfer import qrrender
+
     if fmt not in FORMATS:
         raise TransferError(f"{fmt!r} is not a frame file format", f"choose {', '.join(FORMATS)}")
     texts = encoder.frames(count)
@@ -151,6 +163,8 @@ def record_qr_export(
     destination: str,
 ) -> None:
     """The record of a bundle that left as QR frames (files, or a screen)."""
+    from ceremony.transfer import exchange
+
     exchange.record_export(
         ws, bundle, medium=medium, destination=destination, **qr_details(encoder, count)
     )
@@ -170,6 +184,8 @@ class TerminalFit:
 def terminal_version(columns: int, lines: int, asked: int | None = None) -> TerminalFit:
     """The largest version that fits ``columns`` x ``lines``, or the one asked for
     (with a warning when its symbol and status line do not fit)."""
+    from ceremony.transfer import qrrender
+
     if not asked:
         version = qrrender.largest_version_for_terminal(
             columns, lines, reserved_lines=STATUS_LINES

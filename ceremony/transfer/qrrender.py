@@ -27,8 +27,8 @@ import itertools
 import math
 import re
 from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING
 
-from fpdf import FPDF
 from PIL import Image
 from qrcode import QRCode
 from qrcode import base as qr_base
@@ -37,6 +37,9 @@ from qrcode import util as qr_util
 
 from ceremony.errors import TransferError
 from ceremony.transfer import base45
+
+if TYPE_CHECKING:
+    from fpdf import FPDF
 
 Matrix = list[list[bool]]
 """Rows of modules, True for dark, without the quiet zone."""
@@ -101,7 +104,9 @@ def alnum_codewords(text: str, version: int, ecc: str) -> list[int]:
 
 def _alnum_bits(text: str, version: int, limit: int) -> list[int]:
     values = [base45.ALPHABET.index(c) for c in text]
-    bits = [(0b0010, 4), (len(text), qr_util.length_in_bits(qr_util.MODE_ALPHA_NUM, version))]
+    # types-qrcode declares MODE_* as Final[int], not as the literals they are
+    count_bits = qr_util.length_in_bits(qr_util.MODE_ALPHA_NUM, version)  # type: ignore[arg-type]
+    bits = [(0b0010, 4), (len(text), count_bits)]
     bits += [(values[i] * 45 + values[i + 1], 11) for i in range(0, len(values) - 1, 2)]
     if len(values) % 2:
         bits.append((values[-1], 6))
@@ -307,7 +312,10 @@ def render_pdf(
 
     Vector modules stay sharp at any printer resolution; the caption under
     each symbol (frame number, K, short hash) lets people check the stack.
+    The PDF library is loaded here, by the only function that needs it.
     """
+    from fpdf import FPDF
+
     _check_border(border)
     if per_page < 1:
         raise TransferError("per_page must be at least 1", "use 1, 2, 4 or 6")

@@ -57,6 +57,8 @@ here with s. When the thresholds are met, publish from the roles screen."""
         self.round: Any = round_
         self.on_done = on_done
         self.busy = False
+        self.lost: str | None = None
+        """Why the last attempt signed nothing, kept on screen until the token is back."""
 
     def body(self) -> ComposeResult:
         yield Static("", id="progress", markup=False)
@@ -120,9 +122,16 @@ here with s. When the thresholds are met, publish from the roles screen."""
         pin.display = isinstance(step, rounds.PinNeeded) and not step.pin_pad
         final.display = isinstance(step, rounds.PinNeeded) and step.final_try
         final.value = False
+        if isinstance(step, rounds.TokenLost) and step.error is not None:
+            self.lost = visible(step.error.problem)
+        elif isinstance(step, rounds.PinNeeded | rounds.Signed | rounds.Done):
+            self.lost = None
+        words = self._words(step)
+        if self.lost and isinstance(step, rounds.WaitForToken | rounds.WrongToken):
+            words = f"Nothing was signed: {self.lost}\n{words}"
         instruction = self.query_one("#instruction", Static)
         instruction.set_classes(_css_class(step))
-        instruction.update(self._words(step))
+        instruction.update(words)
         if needs_pin:
             pin.focus()
         self._progress()
