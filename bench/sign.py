@@ -41,6 +41,7 @@ import sys
 from pathlib import Path
 
 from bench.softhsm import private_softhsm
+from ceremony import modules
 
 PIN = "123456"
 PAYLOAD = b"x" * 1024
@@ -51,7 +52,7 @@ def _setup():
     from ceremony import tokens
     from ceremony.keys import tuf_key_from_token
 
-    module = tokens.resolve_module_path(None)
+    module = modules.resolve_module_path(None)
     lib = tokens.load_module(module)
     tokens.init_token(lib, module, label="bench", so_pin="87654321", user_pin=PIN)
     token = tokens.find_token(lib, "bench")
@@ -108,7 +109,7 @@ def _limit(key_file: str):
 
     key = load_key_file(Path(key_file))
     uri = Pkcs11Uri.parse(key.unrecognized_fields["x-ceremony-uri"])
-    lib = tokens.load_module(tokens.resolve_module_path(None))
+    lib = tokens.load_module(modules.resolve_module_path(None))
     assert uri.token is not None
     session = tokens.find_token(lib, uri.token).open()  # shares ours' login
     private = tokens.find_key(session, key_id=uri.id).private

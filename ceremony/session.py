@@ -24,9 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from securesystemslib.signer import Key, SSlibKey
-
-from ceremony import airgap, audit, devices, plans, possession, signing, tokens
+from ceremony import airgap, audit, modules
 from ceremony.airgap import PreflightReport
 from ceremony.config import load_config
 from ceremony.errors import (
@@ -39,16 +37,18 @@ from ceremony.errors import (
     PinError,
     WorkspaceError,
 )
-from ceremony.keys import tuf_key_from_token
-from ceremony.overview import KeyChoice, RoleSummary, key_choices, published_roles
-from ceremony.review import KeyRef, Review, confirm_review, describe_staged
-from ceremony.rounds import SigningRound
 from ceremony.text import visible
-from ceremony.tokens import Evidence, PinSource, TokenInfo, TokenPool
-from ceremony.workspace import Workspace
 
 if TYPE_CHECKING:
+    from securesystemslib.signer import Key, SSlibKey
+
+    from ceremony import devices, plans, possession, signing, tokens
+    from ceremony.overview import KeyChoice, RoleSummary
+    from ceremony.review import KeyRef, Review
+    from ceremony.rounds import SigningRound
+    from ceremony.tokens import Evidence, PinSource, TokenInfo, TokenPool
     from ceremony.transfer.bundle import Bundle
+    from ceremony.workspace import Workspace
 
 
 @dataclass(frozen=True)
@@ -142,6 +142,8 @@ class Ceremony:
     @property
     def workspace(self) -> Workspace:
         """The workspace; refused (NotAWorkspace) when the folder is not one."""
+        from ceremony.workspace import Workspace
+
         if self._workspace is None:
             ws = Workspace.open(self.path)
             ws.on_wait = self._on_wait
@@ -160,10 +162,11 @@ class Ceremony:
     def module_path(self) -> Path:
         """The module the operator chose: --module, the environment, ceremony.toml,
         or a system install path. Never a path from a key URI."""
+
         if self._module_path is None:
             config = load_config(self.path)
             configured = config.module if config is not None else None
-            self._module_path = tokens.resolve_module_path(self._module, configured)
+            self._module_path = modules.resolve_module_path(self._module, configured)
         return self._module_path
 
     def optional_module_path(self) -> Path | None:
@@ -175,6 +178,8 @@ class Ceremony:
     @property
     def pool(self) -> TokenPool:
         """The tokens of this ceremony; the module is recorded before first use."""
+        from ceremony.tokens import TokenPool
+
         if self._pool is None:
             pool = TokenPool(self.module_path)
             self._record_module(pool)
@@ -182,6 +187,8 @@ class Ceremony:
         return self._pool
 
     def _record_module(self, pool: TokenPool) -> None:
+        from ceremony import tokens
+
         if self.transcript is None:
             return
         digest = _sha256_file(pool.module_path)
@@ -232,6 +239,8 @@ class Ceremony:
         was cut short before the workspace was made gets its workspace now.
         None when no record is open.
         """
+        from ceremony.workspace import Workspace
+
         if self.transcript is not None and not self.transcript.closed:
             return self.transcript
         current = audit.Transcript.current(self.path)
@@ -259,6 +268,8 @@ class Ceremony:
         operator, and on a folder that is not a workspace unless
         ``new_workspace`` says to create one (a typo must not become one).
         """
+        from ceremony.workspace import Workspace
+
         if not self.operator:
             raise BadInput(
                 "a ceremony needs an operator's name for its record",
@@ -373,6 +384,8 @@ class Ceremony:
     def token_keys(self, selector: str, pin_source: PinSource | None = None) -> list[KeyInfo]:
         """The key pairs on a token. Without a PIN only public keys are read
         (no evidence); with one, each private key's evidence too."""
+        from ceremony import tokens
+
         with self.pool.exclusive():
             token = self.pool.find(selector)
             info = tokens.info_of(token)
@@ -397,6 +410,9 @@ class Ceremony:
         whether it wants the user PIN or (PIV cards: the management key) the
         security officer's secret, and which key slot (CKA_ID) to use.
         """
+        from ceremony import devices, tokens
+        from ceremony.keys import tuf_key_from_token
+
         if key_type not in tokens.KEY_SPECS:
             raise KeyError_(
                 f"unknown key type {visible(key_type)!r}",
@@ -442,6 +458,8 @@ class Ceremony:
         pin_source: PinSource | None,
         final_try: bool,
     ) -> Any:
+        from ceremony import tokens
+
         if profile.generation_login == "so":
             if pin_source is None:
                 raise PinError(
@@ -470,6 +488,9 @@ class Ceremony:
         final_try: bool = False,
     ) -> SSlibKey:
         """A key's public half as a TUF key, refused when not proven born on the token."""
+        from ceremony import tokens
+        from ceremony.keys import tuf_key_from_token
+
         with self.pool.exclusive():
             token = self.pool.find(selector)
             with tokens.logged_in(
@@ -506,6 +527,8 @@ class Ceremony:
 
     def check_token_init(self, selector: str | None) -> None:
         """Refuse early (before PINs are typed) what init_token would refuse."""
+        from ceremony import tokens
+
         self.require_workspace()
         if selector is not None:
             tokens.init_token_preflight(self.pool.lib, selector)
@@ -520,6 +543,8 @@ class Ceremony:
         erase: bool = False,
     ) -> TokenInfo:
         """Initialise a token (erasing one only when asked); recorded with what it is."""
+        from ceremony import tokens
+
         self.require_workspace()
         lib = self.pool.lib
         self._writable()
@@ -548,24 +573,37 @@ class Ceremony:
         repository: str | None,
         profile: str | None = None,
     ) -> plans.StagePlan:
+        from ceremony import plans
+
         return plans.plan_root_init(self.path, plan, expiry_days, repository, profile)
 
     def plan_rotation(self, plan: Any) -> plans.StagePlan:
+        from ceremony import plans
+
         return plans.plan_rotation(self.workspace, plan)
 
     def plan_delegation(
         self, plan: Any, delegator: str, expiry_days: int | None
     ) -> plans.StagePlan:
+        from ceremony import plans
+
         return plans.plan_delegation(self.workspace, plan, delegator, expiry_days)
 
     def plan_revoke(self, name: str, delegator: str) -> plans.StagePlan:
+        from ceremony import plans
+
         return plans.plan_revoke(self.workspace, name, delegator)
 
     def plan_bump(self, role: str, expiry_days: int | None) -> plans.StagePlan:
+        from ceremony import plans
+
         return plans.plan_bump(self.workspace, role, expiry_days)
 
     def stage(self, plan: plans.StagePlan) -> plans.Staged:
         """Carry out a stage plan (creating the workspace for a root init)."""
+        from ceremony import plans
+        from ceremony.workspace import Workspace
+
         if plan.create_workspace:
             if self.is_workspace:
                 raise WorkspaceError(
@@ -583,21 +621,31 @@ class Ceremony:
 
     def review(self, role: str) -> Review:
         """What the staged role changes, in words, with its hash; writes nothing."""
+        from ceremony.review import describe_staged
+
         return describe_staged(self.workspace, role, self.now())
 
     def confirm_review(self, review: Review, actor: str | None = None) -> None:
         """The review was shown: from now on exactly that payload may be signed."""
+        from ceremony.review import confirm_review
+
         confirm_review(self._writable(), review, actor)
 
     def status(self) -> list[signing.RoleStatus]:
+        from ceremony import signing
+
         return signing.status(self.workspace)
 
     def overview(self) -> list[RoleSummary]:
         """The published roles with versions, expiry and thresholds."""
+        from ceremony.overview import published_roles
+
         return published_roles(self.workspace, self.now())
 
     def key_choices(self, extra: Iterable[Path] = ()) -> tuple[list[KeyChoice], list[str]]:
         """Public keys a proposal can use: the workspace's keys/ and other folders."""
+        from ceremony.overview import key_choices
+
         folders = [Path(p) for p in extra]
         if self.is_workspace:
             folders.insert(0, self.workspace.keys_dir)
@@ -605,6 +653,9 @@ class Ceremony:
 
     def root_keys(self) -> dict[str, list[KeyRef]]:
         """The keys of each top-level role in the newest root (published, or staged v1)."""
+        from ceremony import signing
+        from ceremony.review import KeyRef
+
         root = signing.current_root(self.workspace)
         return {
             name: [KeyRef.of(root.keys[k]) for k in role.keyids if k in root.keys]
@@ -641,6 +692,9 @@ class Ceremony:
         allow_exportable: bool = False,
     ) -> SigningRound:
         """The guided round for a reviewed proposal (see ceremony.rounds)."""
+        from ceremony import signing
+        from ceremony.rounds import SigningRound
+
         ws = self._writable()
         signing.require_reviewed(ws, role, ws.staged_payload(role).digest)
         if allow_exportable:
@@ -656,15 +710,23 @@ class Ceremony:
         )
 
     def plan_merge(self, path: Path, role: str | None = None) -> signing.MergePlan:
+        from ceremony import signing
+
         return signing.plan_merge(self.workspace, path, role)
 
     def merge(self, plan: signing.MergePlan) -> signing.MergeOutcome:
+        from ceremony import signing
+
         return signing.apply_merge(self._writable(), plan)
 
     def plan_publish(self, role: str) -> signing.PublishPlan:
+        from ceremony import signing
+
         return signing.plan_publish(self.workspace, role)
 
     def publish(self, plan: signing.PublishPlan) -> list[Path]:
+        from ceremony import signing
+
         return signing.apply_publish(self._writable(), plan)
 
     def writable_workspace(self) -> Workspace:
@@ -727,6 +789,8 @@ class Ceremony:
 
     def possession_challenge(self) -> possession.Challenge:
         """The challenge a holder not in the room signs: the root proposal staged now."""
+        from ceremony import possession
+
         ws = self.workspace
         if "root" not in ws.staged_roles():
             raise BadInput(
@@ -739,6 +803,8 @@ class Ceremony:
     def check_possession(self, proof: possession.Proof, owner: str) -> Key:
         """The key of ``proof`` if it proves ``owner`` holds it, against the proposal
         staged now (refused with ProofRefused otherwise). Writes nothing."""
+        from ceremony import possession
+
         return possession.check(proof, self.possession_challenge(), owner)
 
     def prove_possession(
@@ -751,7 +817,8 @@ class Ceremony:
     ) -> possession.Proof:
         """A holder's proof, made with the key ``label`` on their token (at home:
         no workspace and no record are needed, and nothing is written)."""
-        from ceremony.keys import uri_for
+        from ceremony import possession, tokens
+        from ceremony.keys import tuf_key_from_token, uri_for
         from ceremony.signer import Pkcs11Signer
 
         token = self.pool.find(selector)
@@ -790,6 +857,8 @@ def _sha256_file(path: Path) -> str | None:
 
 
 def _key_type_name(public: Any, key_type: Any) -> str:
+    from ceremony import tokens
+
     try:
         return tokens.spec_for_key(public, key_type).name
     except CeremonyError as error:
@@ -798,6 +867,8 @@ def _key_type_name(public: Any, key_type: Any) -> str:
 
 def _public_info(token: Any, info: TokenInfo, pub: tokens.PublicKey) -> KeyInfo:
     """What can be said of a key without logging in: no evidence yet."""
+    from securesystemslib.signer import SSlibKey
+
     key: SSlibKey | None = None
     if pub.crypto is not None:
         try:
@@ -819,6 +890,8 @@ def _public_info(token: Any, info: TokenInfo, pub: tokens.PublicKey) -> KeyInfo:
 def _key_info(
     token: Any, info: TokenInfo, key: tokens.TokenKey, owner: str | None = None
 ) -> KeyInfo:
+    from ceremony.keys import tuf_key_from_token
+
     tuf: SSlibKey | None
     try:
         tuf = tuf_key_from_token(token, key, owner)

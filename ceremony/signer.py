@@ -31,7 +31,7 @@ from securesystemslib.signer import (
     Signer,
 )
 
-from ceremony import tokens
+from ceremony import modules, tokens
 from ceremony.errors import KeyError_, SignatureError, TokenError
 from ceremony.keys import Pkcs11Uri, parse_once
 from ceremony.text import visible
@@ -57,7 +57,7 @@ def default_pool() -> tokens.TokenPool:
     """The pool of signers made through ``Signer.from_priv_key_uri`` by other
     python-tuf tools: the module from CEREMONY_PKCS11_MODULE or a system
     path, never from the URI. The ceremony itself always passes its own."""
-    module = str(tokens.resolve_module_path(None))
+    module = str(modules.resolve_module_path(None))
     if module not in _DEFAULT_POOLS:
         pool = tokens.TokenPool(Path(module))
         atexit.register(pool.close)
@@ -97,9 +97,7 @@ class Pkcs11Signer(Signer):
         public_key: Key,
         secrets_handler: SecretsHandler | None = None,
     ) -> Pkcs11Signer:
-        return cls(
-            Pkcs11Uri.parse(priv_key_uri), public_key, secrets_handler, pool=default_pool()
-        )
+        return cls(Pkcs11Uri.parse(priv_key_uri), public_key, secrets_handler, pool=default_pool())
 
     @property
     def public_key(self) -> Key:

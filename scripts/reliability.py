@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ceremony import modules
+
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
@@ -344,7 +346,7 @@ def softhsm_name() -> str:
     from ceremony import tokens
 
     try:
-        path = tokens.resolve_module_path(None)
+        path = modules.resolve_module_path(None)
         lib: Any = tokens.load_module(path)
     except Exception as error:  # a report, not a check: say what happened
         return f"no module ({error})"

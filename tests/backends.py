@@ -20,7 +20,7 @@ from pathlib import Path
 import pkcs11
 import pytest
 
-from ceremony import devices, tokens
+from ceremony import devices, modules, tokens
 from tests.conftest import SO_PIN, USER_PIN  # SO_PIN is also opencryptoki's factory SO PIN
 
 ALL = ("softhsm", "opencryptoki")
@@ -57,7 +57,7 @@ def _profile(lib: pkcs11.lib) -> devices.DeviceProfile:
 
 
 def softhsm() -> Backend:
-    module = tokens.resolve_module_path(None)
+    module = modules.resolve_module_path(None)
     lib = tokens.load_module(module)
 
     def make(prefix: str = "tok") -> str:

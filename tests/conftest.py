@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from ceremony import modules
+
 SO_PIN = "87654321"
 USER_PIN = "123456"
 
@@ -144,7 +146,7 @@ def _fault_module_built(tmp_path_factory):
     from ceremony import tokens
     from tests import faultmod
 
-    module_path = tokens.resolve_module_path(None)
+    module_path = modules.resolve_module_path(None)
     tokens.load_module(module_path)
     try:
         path = faultmod.build(tmp_path_factory.mktemp("faultpkcs11"), module_path)

@@ -12,7 +12,7 @@ import pytest
 from pkcs11 import Attribute, KeyType, ObjectClass
 from pkcs11.util.ec import encode_named_curve_parameters
 
-from ceremony import tokens
+from ceremony import modules, tokens
 from ceremony.errors import KeyError_, ModuleError, PinError, TokenError
 from tests.backends import ALL
 from tests.conftest import SO_PIN, USER_PIN
@@ -37,11 +37,11 @@ def test_module_that_fails_to_load_names_the_path(tmp_path):
 
 def test_resolution_order(monkeypatch, tmp_path):
     monkeypatch.setenv("CEREMONY_PKCS11_MODULE", "/from/env.so")
-    assert str(tokens.resolve_module_path("/explicit.so", "/config.so")) == "/explicit.so"
-    assert str(tokens.resolve_module_path(None, "/config.so")) == "/from/env.so"
+    assert str(modules.resolve_module_path("/explicit.so", "/config.so")) == "/explicit.so"
+    assert str(modules.resolve_module_path(None, "/config.so")) == "/from/env.so"
     monkeypatch.delenv("CEREMONY_PKCS11_MODULE")
-    assert str(tokens.resolve_module_path(None, "/config.so")) == "/config.so"
-    assert tokens.resolve_module_path(None, None).is_file()
+    assert str(modules.resolve_module_path(None, "/config.so")) == "/config.so"
+    assert modules.resolve_module_path(None, None).is_file()
 
 
 def test_device_profile_matches_the_module(backend, make_token):

@@ -12,16 +12,18 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from textual.app import App
 from textual.binding import Binding
 from textual.reactive import reactive
 
-from ceremony.airgap import PreflightReport
 from ceremony.errors import CeremonyError
-from ceremony.session import Ceremony, RecordInfo
-from ceremony.tokens import TokenInfo
+
+if TYPE_CHECKING:
+    from ceremony.airgap import PreflightReport
+    from ceremony.session import Ceremony, RecordInfo
+    from ceremony.tokens import TokenInfo
 
 T = TypeVar("T")
 

@@ -7,6 +7,7 @@ import contextlib
 import io
 from pathlib import Path
 
+from ceremony import modules
 from ceremony.errors import BadInput
 
 
@@ -87,13 +88,13 @@ def _rehearse_runbook(args: argparse.Namespace) -> int:
 
 
 def _rehearse_commands(args: argparse.Namespace) -> int:
-    from ceremony import rehearsal, tokens
+    from ceremony import rehearsal
     from ceremony.cli import main
 
     plan = rehearsal.Rehearsal.beside(args.workspace)
     rehearsal.check_fresh(plan)
     rehearsal.use_private_softhsm(plan.tokens_dir)
-    module = args.module or str(tokens.resolve_module_path(None))
+    module = args.module or str(modules.resolve_module_path(None))
     rehearsal.prepare(plan)
     base = ["--workspace", str(plan.workspace), "--module", module, "--allow-network"]
     operator = args.operator or "Rehearsal Operator"

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ceremony import rounds, tokens
+from ceremony import modules, rounds, tokens
 from ceremony.errors import BadInput, CeremonyError, CheckFailed
 from ceremony.fsutil import write_atomic
 from ceremony.rehearsal import (
@@ -378,7 +378,7 @@ def rehearse(
     target = library.get(name)
     rehearsal = Cast(plan, holders, threshold)
     use_private_softhsm(plan.tokens_dir)
-    module = module or str(tokens.resolve_module_path(None))
+    module = module or str(modules.resolve_module_path(None))
     prepare_files(rehearsal)
     used: list[Path] = []
     for runbook in library.chain(target.name):
