@@ -317,5 +317,7 @@ async def _pulled_at_sign(workspace: Path, faults, before: bytes) -> None:
         assert (workspace / "staged" / "root.json").read_bytes() == before
         faults.disarm()
         await showing(pilot, app, "This is the token of Alice")
+        # Why the first try signed nothing stays beside the new PIN prompt.
+        assert "Nothing was signed" in shown(app, "#instruction")
         await type_pin(pilot, USER_PIN)
         await showing(pilot, app, "REMOVE YOUR TOKEN")

@@ -25,6 +25,8 @@ from tui.screens.roles import progress_lines
 
 WAITING = (rounds.WaitForToken, rounds.WrongToken, rounds.TokenLost)
 """Steps that change by themselves when a token is inserted: looked at every second."""
+ASKING = (rounds.WaitForToken, rounds.WrongToken, rounds.PinNeeded)
+"""Steps beside which the reason the last try signed nothing is still shown."""
 
 
 class SignScreen(BaseScreen):
@@ -58,7 +60,8 @@ here with s. When the thresholds are met, publish from the roles screen."""
         self.on_done = on_done
         self.busy = False
         self.lost: str | None = None
-        """Why the last attempt signed nothing, kept on screen until the token is back."""
+        """Why the last attempt signed nothing: kept on screen, through the next PIN
+        prompt, until a signature, another refusal or a skip takes its place."""
 
     def body(self) -> ComposeResult:
         yield Static("", id="progress", markup=False)
@@ -110,6 +113,7 @@ here with s. When the thresholds are met, publish from the roles screen."""
         if round_ is None or self.busy:
             return
         self.busy = True
+        self.lost = None
         self.ceremony_app.run_core(round_.skip, self._show, failed=self._failed)
 
     # --------------------------------------------------------------- steps
@@ -124,10 +128,10 @@ here with s. When the thresholds are met, publish from the roles screen."""
         final.value = False
         if isinstance(step, rounds.TokenLost) and step.error is not None:
             self.lost = visible(step.error.problem)
-        elif isinstance(step, rounds.PinNeeded | rounds.Signed | rounds.Done):
+        elif isinstance(step, rounds.PinRefused | rounds.TokenLocked | rounds.Signed | rounds.Done):
             self.lost = None
         words = self._words(step)
-        if self.lost and isinstance(step, rounds.WaitForToken | rounds.WrongToken):
+        if self.lost and isinstance(step, ASKING):
             words = f"Nothing was signed: {self.lost}\n{words}"
         instruction = self.query_one("#instruction", Static)
         instruction.set_classes(_css_class(step))
