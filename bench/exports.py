@@ -68,23 +68,25 @@ def _targets_entries(size: int, seed: int) -> dict[str, TargetFile]:
 
 
 def _stage_targets(workspace: Path, size: int) -> None:
-    """A new targets version of about ``size`` bytes, staged as the tool stages."""
+    """A new targets version of about ``size`` bytes, staged as the tool stages
+    (through the ceremony, under the record the bench opened)."""
     from ceremony.metafile import to_file_bytes
-    from ceremony.workspace import Workspace
+    from ceremony.session import Ceremony
 
-    ws = Workspace.open(workspace)
-    current = ws.published("targets")
-    assert current is not None
-    version = current.signed.version + 1
-    expires = datetime.now(UTC).replace(microsecond=0) + timedelta(days=90)
-    entries = _targets_entries(size, seed=13)
-    metadata = Metadata(Targets(version=version, expires=expires, targets=entries))
-    while len(to_file_bytes(metadata)) < size:  # top up to the size asked for
-        extra = _targets_entries(size // 20, seed=len(entries))
-        entries.update({f"more/{p}": TargetFile(f.length, f.hashes, f"more/{p}")
-                        for p, f in extra.items()})
+    with Ceremony(workspace, operator="Bench Operator", allow_network=True) as ceremony:
+        ws = ceremony.writable_workspace()
+        current = ws.published("targets")
+        assert current is not None
+        version = current.signed.version + 1
+        expires = datetime.now(UTC).replace(microsecond=0) + timedelta(days=90)
+        entries = _targets_entries(size, seed=13)
         metadata = Metadata(Targets(version=version, expires=expires, targets=entries))
-    ws.stage("targets", metadata, current.signed.version)
+        while len(to_file_bytes(metadata)) < size:  # top up to the size asked for
+            extra = _targets_entries(size // 20, seed=len(entries))
+            entries.update({f"more/{p}": TargetFile(f.length, f.hashes, f"more/{p}")
+                            for p, f in extra.items()})
+            metadata = Metadata(Targets(version=version, expires=expires, targets=entries))
+        ws.stage("targets", metadata, current.signed.version)
 
 
 def build_real_exports(base: Path) -> list[RealExport]:
@@ -94,6 +96,9 @@ def build_real_exports(base: Path) -> list[RealExport]:
     from ceremony.workspace import Workspace
 
     workspace = base / "ws"
+    pin_file = base / "pin"  # the rehearsal's public PIN, as a script gives it
+    pin_file.write_text(rehearsal.REHEARSAL_PIN + "\n")
+    pin_file.chmod(0o600)
     _run(workspace, "rehearse")
     ws = Workspace.open(workspace)
     exports = [
@@ -105,7 +110,7 @@ def build_real_exports(base: Path) -> list[RealExport]:
     _run(workspace, "audit", "start", "--title", "Bench", "--witness", "Bench Witness")
     _stage_targets(workspace, TARGETS_SIZE)
     _run(workspace, "review", "targets")
-    _run(workspace, "sign", "targets", "--token", dave)
+    _run(workspace, "sign", "targets", "--token", dave, "--pin-file", str(pin_file))
     _run(workspace, "publish", "targets")
     ws = Workspace.open(workspace)
     size = ws.published_path("targets").stat().st_size
@@ -115,7 +120,7 @@ def build_real_exports(base: Path) -> list[RealExport]:
     )
     _run(workspace, "root", "rotate", "--expires", "365")
     _run(workspace, "review", "root")
-    _run(workspace, "sign", "root", "--token", alice)
+    _run(workspace, "sign", "root", "--token", alice, "--pin-file", str(pin_file))
     ws = Workspace.open(workspace)
     exports.append(RealExport("partial signatures", exchange.build_export(ws, partial=True)))
     return exports

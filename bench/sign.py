@@ -40,6 +40,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 from bench.softhsm import private_softhsm
 from ceremony import modules
 
