@@ -129,6 +129,8 @@ class Signed(Step):
 
     token: TokenInfo | None = None
     keys: tuple[Holder, ...] = ()
+    complete: bool = False
+    """Every threshold is met now: the holder is told to publish, not to wait."""
 
 
 @dataclass(frozen=True)
@@ -438,9 +440,10 @@ class SigningRound:
             self.outcome.signed.append(holder)
         self.pool.logout(tokens.serial_of(token))
         self._matched = None
-        self._step = Signed(step.holder, info, tuple(signed))
+        complete = all(r.met for r in self.requirements())
+        self._step = Signed(step.holder, info, tuple(signed), complete=complete)
         if self.only_token is None:
-            self.outcome.complete = all(r.met for r in self.requirements())
+            self.outcome.complete = complete
         return self._step
 
     def _sign_one(self, token: pkcs11.Token, holder: Holder) -> None:

@@ -330,7 +330,7 @@ def test_round_steps_through_two_holders_to_thresholds_met(people, workspace):
     holders, _ = people
     ceremony = staged_root(people, workspace)
     round_ = ceremony.signing_round("root")
-    seen = []
+    seen, met_on_signing = [], []
     step = round_.poll()
     while not isinstance(step, rounds.Done):
         assert isinstance(step, rounds.PinNeeded), step
@@ -338,8 +338,10 @@ def test_round_steps_through_two_holders_to_thresholds_met(people, workspace):
         seen.append(step.holder.owner)
         step = round_.sign(pin)
         assert isinstance(step, rounds.Signed)
+        met_on_signing.append(step.complete)
         step = round_.poll()
     assert step.complete and seen == ["Alice", "Bob"]
+    assert met_on_signing == [False, True]  # the second signature says the thresholds are met
     staged = Workspace.open(workspace).staged_payload("root")
     assert set(staged.signatures) == {h.keyid for h in holders[:2]}
     events = [r["event"] for r in records(workspace)]

@@ -116,9 +116,12 @@ async def _review_sign_publish(workspace: Path) -> None:
             await type_pin(pilot, USER_PIN)
             assert pin.value == ""  # cleared the moment it was handed over
             await showing(pilot, app, "REMOVE YOUR TOKEN")
-            await pilot.press("n")
-        await showing(pilot, app, "threshold")
-        assert "is met" in shown(app, "#instruction")
+            if holder == "Alice":
+                assert "press n for the next holder" in shown(app, "#instruction")
+                await pilot.press("n")
+        # The last signature says the thresholds are met: publish, no other key first.
+        text = shown(app, "#instruction")
+        assert "Every threshold of root is met" in text and "next holder" not in text
         await pilot.press("p")
         await until(pilot, lambda: app.screen.query("#yes"), "the publish question")
         await pilot.press("y")
@@ -141,6 +144,7 @@ async def _wrong_pin(workspace: Path) -> None:
         await showing(pilot, app, "wrong PIN")
         text = shown(app, "#instruction")
         assert "now reports: tries low" in text or "now reports: ok" in text
+        assert text.count("now reports") == 1, text  # the PIN state is said once
         assert app.screen.query_one("#pin", Input).display  # the holder may type it again
 
 

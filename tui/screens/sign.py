@@ -156,17 +156,21 @@ here with s. When the thresholds are met, publish from the roles screen."""
             return "Nobody else who is here can sign. The thresholds are NOT met yet."
         if isinstance(step, rounds.Signed):
             owners = ", ".join(visible(h.owner) for h in step.keys)
+            then = (
+                f"Every threshold of {visible(self.role)} is met. "
+                + ("Next: publish it (p)." if self.on_done is None else "Press n to go on.")
+                if step.complete
+                else "Then press n for the next holder."
+            )
             return (
-                f"Signed and verified for {owners}, and saved.\n{name}: REMOVE YOUR TOKEN now.\n"
-                "Then press n for the next holder."
+                f"Signed and verified for {owners}, and saved.\n"
+                f"{name}: REMOVE YOUR TOKEN now.\n{then}"
             )
         if isinstance(step, rounds.PinRefused):
             state = ", ".join(step.token.pin_state) if step.token else "unknown"
             problem = visible(step.error.problem) if step.error else "the PIN was refused"
-            return (
-                f"{problem}\nThe token now reports: {state}.\n"
-                "Type the PIN again, or skip this holder (Ctrl+S)."
-            )
+            reports = "" if state in problem else f"\nThe token now reports: {state}."
+            return f"{problem}{reports}\nType the PIN again, or skip this holder (Ctrl+S)."
         if isinstance(step, rounds.PinNeeded):
             assert step.token is not None
             state = ", ".join(step.token.pin_state)
@@ -215,7 +219,8 @@ here with s. When the thresholds are met, publish from the roles screen."""
         from tui.screens.roles import publish
 
         step = self.round.step if self.round is not None else None
-        if isinstance(step, rounds.Done) and step.complete and self.on_done is None:
+        complete = isinstance(step, rounds.Done | rounds.Signed) and step.complete
+        if complete and self.on_done is None:
             publish(self, self.role, self.app.pop_screen)
 
     # ----------------------------------------------------------------- PIN
