@@ -22,6 +22,7 @@ from tests.kit import ceremony as cli
 from tests.kit import make_holder, make_people, review, root_args
 from tests.test_session import unplugged
 from tui.app import CeremonyApp
+from tui.screens.home import HomeScreen
 from tui.screens.review import ReviewScreen
 from tui.screens.sign import SignScreen
 from tui.screens.tokens import KeyReport, TokensScreen
@@ -126,6 +127,12 @@ async def _review_sign_publish(workspace: Path) -> None:
         await until(pilot, lambda: app.screen.query("#yes"), "the publish question")
         await pilot.press("y")
         await until(pilot, lambda: (workspace / "metadata" / "1.root.json").exists(), "published")
+        # Back home, with a rehearsal's hint shown, nothing is left to publish.
+        app.hint = "Rehearsal on SoftHSM tokens."
+        await until(pilot, lambda: isinstance(app.screen, HomeScreen), "the home screen")
+        app.screen.action_refresh()
+        await showing(pilot, app, "Nothing is staged", "#next")
+        assert "publish" not in shown(app, "#next")
 
 
 def test_wrong_pin_is_shown_with_the_token_pin_state(people, workspace):

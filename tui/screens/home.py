@@ -60,7 +60,7 @@ signs with their token, 3 publish, 6 export to the USB stick, 7 close."""
             progress = "; ".join(f"{len(r.signed)} of {r.threshold}" for r in state.requirements)
             verdict = "ready to publish" if state.complete else "needs signatures"
             lines.append(f"Staged: {visible(state.role)} v{state.version}: {verdict} ({progress})")
-        if not lines:
+        if not states:
             lines.append("Nothing is staged. Propose a change (4) or look at the roles (3).")
         elif all(s.complete for s in states):
             lines.append("Next: publish (3), then export (6).")
