@@ -26,6 +26,7 @@ from tui.screens.home import HomeScreen
 from tui.screens.review import ReviewScreen
 from tui.screens.sign import SignScreen
 from tui.screens.tokens import KeyReport, TokensScreen
+from tui.screens.transfer import TransferScreen
 
 SIZE = (100, 40)
 
@@ -332,3 +333,42 @@ async def _pulled_at_sign(workspace: Path, faults, before: bytes) -> None:
         assert "Nothing was signed" in shown(app, "#instruction")
         await type_pin(pilot, USER_PIN)
         await showing(pilot, app, "REMOVE YOUR TOKEN")
+
+
+def test_export_to_a_stick_from_the_directory_field(people, workspace, tmp_path, monkeypatch):
+    """The export key works while the cursor is still in the directory field
+    (where the text field has its own keys); a folder whose parent is missing
+    (an unmounted stick) is refused with nothing written."""
+    monkeypatch.setenv("CEREMONY_PIN", USER_PIN)
+    holders, online = people
+    assert cli(workspace, *root_args(holders, online)) == 0
+    review(workspace, "root")
+    for holder in holders[:2]:
+        assert cli(workspace, "sign", "root", "--token", holder.token) == 0
+    assert cli(workspace, "publish", "root") == 0
+    stick = tmp_path / "stick"
+    stick.mkdir()
+    run(_export_from_field(workspace, stick))
+    assert (stick / "out" / "SHA256SUMS").is_file()
+    assert (stick / "out" / "bundle.json").is_file()
+    assert not (tmp_path / "unmounted").exists()
+
+
+async def _export_from_field(workspace: Path, stick: Path) -> None:
+    app = make_app(workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        app.push_screen(TransferScreen())
+        await until(pilot, lambda: app.screen.query("#export-dir"), "the export screen")
+        field = app.screen.query_one("#export-dir", Input)
+        field.focus()
+        await pilot.press(*str(stick.parent / "unmounted" / "out"))
+        await pilot.press("ctrl+r")
+        await until(pilot, lambda: app.screen.query("#fix"), "the refusal")
+        assert "USB" in shown(app, "#fix") or "mount" in shown(app, "#fix")
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, TransferScreen), "back")
+        field.value = ""
+        field.focus()
+        await pilot.press(*str(stick / "out"))
+        await pilot.press("ctrl+r")
+        await showing(pilot, app, "Exported to", "#transfer-result")

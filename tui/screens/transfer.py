@@ -32,7 +32,8 @@ on this screen for a camera on the other side. The bundle hash is shown on
 both sides: compare it. Import reads a bundle (a directory or file) and
 shows what it will do before anything is written."""
     BINDINGS = [  # noqa: RUF012
-        Binding("ctrl+e", "export_dir", "Export to directory"),
+        # Not Ctrl+E: in the directory field that is the text field's "end of line".
+        Binding("ctrl+r", "export_dir", "Export to directory"),
         Binding("ctrl+g", "export_qr", "Show as QR"),
         Binding("ctrl+o", "import_bundle", "Import"),
     ]
@@ -44,7 +45,7 @@ shows what it will do before anything is written."""
             yield Label("Directory to write (a new folder on the mounted USB stick)")
             yield Input(placeholder="/media/usb/ceremony-export", id="export-dir")
             with Horizontal(classes="buttons"):
-                yield Button("Export to directory (Ctrl+E)", id="export-dir-button")
+                yield Button("Export to directory (Ctrl+R)", id="export-dir-button")
                 yield Button("Show as QR (Ctrl+G)", id="export-qr-button")
             yield Label("Import a bundle: its directory or file")
             yield Input(placeholder="/media/usb/from-site-b", id="import-path")
