@@ -992,23 +992,28 @@ def spec_for_key(public: pkcs11.Object, key_type: KeyType) -> KeySpec:
 def list_keys(session: pkcs11.Session) -> list[TokenKey]:
     """Private keys on the token with their public halves and owner notes."""
     owners = _read_owner_notes(session)
-    keys = []
-    for private in list(session.get_objects({Attribute.CLASS: ObjectClass.PRIVATE_KEY})):
-        key_id = _attribute(private, Attribute.ID) or b""
-        label = _attribute(private, Attribute.LABEL) or ""
-        public = _public_half(session, key_id, label)
-        keys.append(
-            TokenKey(
-                label=label,
-                key_id=key_id,
-                key_type=private[Attribute.KEY_TYPE],
-                private=private,
-                public=public,
-                evidence=read_evidence(private),
-                owner=owners.get(key_id),
-            )
-        )
+    objects = list(session.get_objects({Attribute.CLASS: ObjectClass.PRIVATE_KEY}))
+    keys = [_token_key(session, private, owners) for private in objects]
     return sorted(keys, key=lambda k: k.label)
+
+
+def _token_key(
+    session: pkcs11.Session, private: pkcs11.Object, owners: dict[bytes, str] | None
+) -> TokenKey:
+    """One private key with its public half; ``owners`` None reads only its own note."""
+    key_id = _attribute(private, Attribute.ID) or b""
+    label = _attribute(private, Attribute.LABEL) or ""
+    if owners is None:
+        owners = _read_owner_notes(session, key_id) if key_id else {}
+    return TokenKey(
+        label=label,
+        key_id=key_id,
+        key_type=private[Attribute.KEY_TYPE],
+        private=private,
+        public=_public_half(session, key_id, label),
+        evidence=read_evidence(private),
+        owner=owners.get(key_id),
+    )
 
 
 def public_keys(token: pkcs11.Token) -> list[PublicKey]:
@@ -1035,7 +1040,18 @@ def _public_half(session: pkcs11.Session, key_id: bytes, label: str) -> pkcs11.O
 def find_key(
     session: pkcs11.Session, *, label: str | None = None, key_id: bytes | None = None
 ) -> TokenKey:
-    """The one key pair matching the CKA_ID (preferred) or label."""
+    """The one key pair matching the CKA_ID (preferred) or label.
+
+    The token is asked for that key alone first: on a smartcard every object
+    and attribute read is a round trip, and a signature needs only its key.
+    Anything but exactly one answer is settled over the whole list, which
+    also names what is there when nothing matches."""
+    if key_id or label:
+        template: dict[Attribute, Any] = {Attribute.CLASS: ObjectClass.PRIVATE_KEY}
+        template.update({Attribute.ID: key_id} if key_id else {Attribute.LABEL: label})
+        found = list(session.get_objects(template))
+        if len(found) == 1:
+            return _token_key(session, found[0], None)
     keys = list_keys(session)
     if key_id:
         matches = [k for k in keys if k.key_id == key_id]
@@ -1057,14 +1073,17 @@ def find_key(
     )
 
 
-def _read_owner_notes(session: pkcs11.Session) -> dict[bytes, str]:
+def _read_owner_notes(session: pkcs11.Session, key_id: bytes | None = None) -> dict[bytes, str]:
+    """Owner notes by key id: every one, or only that of ``key_id``."""
     notes: dict[bytes, str] = {}
+    template: dict[Attribute, Any] = {
+        Attribute.CLASS: ObjectClass.DATA,
+        Attribute.APPLICATION: OWNER_APPLICATION,
+    }
+    if key_id is not None:
+        template[Attribute.OBJECT_ID] = key_id
     try:
-        objects = list(
-            session.get_objects(
-                {Attribute.CLASS: ObjectClass.DATA, Attribute.APPLICATION: OWNER_APPLICATION}
-            )
-        )
+        objects = list(session.get_objects(template))
         for obj in objects:
             key_id = _attribute(obj, Attribute.OBJECT_ID)
             value = _attribute(obj, Attribute.VALUE)

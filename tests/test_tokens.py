@@ -235,6 +235,38 @@ def test_reinitialise_refused_without_erase(backend, lib, module_path, make_toke
         assert tokens.list_keys(session) == []
 
 
+def test_find_key_by_id_or_label_among_several(backend, lib, make_token, pin):
+    """The key asked for alone is the one the whole list holds, owner note and
+    evidence included; a missing one names what is there; two keys sharing a
+    CKA_ID are refused, not guessed between."""
+    token = tokens.find_token(lib, make_token("find"))
+    with tokens.logged_in(token, pin, rw=True) as session:
+        made = [
+            tokens.generate_key(session, backend.key_type, f"k{n}", owner=f"Holder {n}")
+            for n in range(3)
+        ]
+        listed = {k.key_id: k for k in tokens.list_keys(session)}
+        for key in made:
+            by_id = tokens.find_key(session, key_id=key.key_id)
+            by_label = tokens.find_key(session, label=key.label)
+            for found in (by_id, by_label):
+                whole = listed[key.key_id]
+                assert (found.label, found.key_id, found.owner) == (
+                    whole.label,
+                    whole.key_id,
+                    whole.owner,
+                )
+                assert found.evidence == whole.evidence and found.public is not None
+        with pytest.raises(KeyError_) as caught:
+            tokens.find_key(session, key_id=b"\x00" * 16)
+        assert "k0, k1, k2" in caught.value.problem
+        make_extractable_key(session, "twin-a", backend.key_type)
+        make_extractable_key(session, "twin-b", backend.key_type)  # the same CKA_ID
+        with pytest.raises(KeyError_) as caught:
+            tokens.find_key(session, key_id=b"\x01\x02")
+        assert "2 keys with id 0102" in caught.value.problem
+
+
 def test_extractable_key_reported(backend, lib, make_token, pin):
     """A key made by the test directly through python-pkcs11, extractable."""
     token = tokens.find_token(lib, make_token("weak"))
