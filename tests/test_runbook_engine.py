@@ -417,3 +417,21 @@ def test_run_at_the_terminal(tmp_path, drill, monkeypatch, capsys):
         if r["event"] == audit.STEP and r["details"]["state"] == "done"
     ]
     assert done == ["door", "coffee", "names", "seal", "open", "key-file", "load", "close"]
+
+
+def test_progress_tells_skipped_and_nobody_to_do_it_for(tmp_path, drill):
+    """A SHOULD step skipped is not shown as done, and a step for each holder
+    with no holders is passed over, not left pending; resumed, the same."""
+    with _ceremony(tmp_path / "ws") as ceremony:
+        run = engine.Run.open(ceremony, drill)
+        run.confirm("Olga")
+        run.skip("Wes")
+        before = {state.step.id: state.state for state in run.progress()}
+        assert before["coffee"] == "skipped" and before["seal"] == "not done"
+        run.answer("", "Olga")  # nobody holds a token in this drill
+        after = {state.step.id: state.state for state in run.progress()}
+        assert after["seal"] == "nobody" and after["open"] == "now"
+        assert after["door"] == "done" and after["key-file"] == "not done"
+    with _ceremony(tmp_path / "ws") as ceremony:
+        resumed = engine.Run.open(ceremony, drill)
+        assert {s.step.id: s.state for s in resumed.progress()} == after

@@ -179,7 +179,7 @@ class FinishedView(View):
 
 @dataclass(frozen=True)
 class StepState:
-    """One step in the progress list: done, now, or not (yet)."""
+    """One step in the progress list: done, now, skipped, nobody to do it for, or not (yet)."""
 
     step: Step
     state: str
@@ -410,14 +410,30 @@ class Run:
         return self._finished is not None
 
     def progress(self) -> tuple[StepState, ...]:
-        """Every step with its state, for a progress list."""
+        """Every step with its state, for a progress list: "now", "done",
+        "skipped" (every time it came up), "nobody" (a step for each person
+        of a list that turned out empty) or "not done"."""
         now = self._position.step if self._position and not self._finished else None
         states = []
         for step in self.runbook.steps:
             results = tuple(self._done.get(step.id, ()))
-            state = "now" if step.id == now else ("done" if results else "not done")
+            if step.id == now:
+                state = "now"
+            elif results:
+                state = "skipped" if set(results) == {"skipped"} else "done"
+            else:
+                state = "nobody" if self._nobody_for(step) else "not done"
             states.append(StepState(step, state, results))
         return tuple(states)
+
+    def _nobody_for(self, step: Step) -> bool:
+        """A repeated step whose list is known and empty: passed over, not pending."""
+        if not step.each or self.values.get(step.each[1]) is None:
+            return False
+        try:
+            return not self._items(step)
+        except BadInput:
+            return False
 
     def _values_for(self, step: Step, position: _Position) -> dict[str, Any]:
         values = dict(self.values)

@@ -25,7 +25,7 @@ from tui.screens.base import BaseScreen
 from tui.screens.dialogs import PinDialog
 from tui.widgets.plain import plain
 
-MARKS = {"done": "[x]", "now": "[>]", "skipped": "[-]", "todo": "[ ]"}
+MARKS = {"done": "[x]", "now": "[>]", "skipped": "[s]", "nobody": "[-]", "not done": "[ ]"}
 
 
 class RunbooksScreen(BaseScreen):
@@ -98,7 +98,8 @@ class AppSecrets:
 class RunbookScreen(BaseScreen):
     TITLE = "Runbook"
     HELP = """\
-Left: every step and where the run is ([x] done, [>] now). Right: the
+Left: every step and where the run is ([x] done, [>] now, [s] skipped,
+[-] nobody to do it for). Right: the
 instruction to read aloud, who acts, and what to answer. Enter confirms or
 goes on; a check not confirmed (n) is recorded as an exception, with who
 decided. At each act's end the record's head hash is shown as words for the
