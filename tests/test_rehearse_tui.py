@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -46,7 +47,10 @@ def rehearse_tui(*argv: str) -> dict:
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    lines = result.stdout.strip().splitlines()
+    shown = json.loads(next(line for line in lines if line.startswith("{")))
+    shown["after"] = [line for line in lines if not line.startswith("{")]
+    return shown
 
 
 def test_rehearse_tui_opens_the_app_on_a_root_to_sign(tmp_path):
@@ -56,6 +60,22 @@ def test_rehearse_tui_opens_the_app_on_a_root_to_sign(tmp_path):
     ws = Workspace.open(workspace)
     assert ws.staged_roles() == ["root"] and ws.staged_payload("root").signatures == {}
     assert (tmp_path / "ws-tokens" / "softhsm2.conf").is_file()
+    # On leaving, the command that opens this rehearsal again, with its tokens.
+    [again] = [line for line in shown["after"] if line.startswith("Open it again")]
+    command = shlex.split(again.split(": ", 1)[1])
+    assert command[0].startswith("SOFTHSM2_CONF=") and "--workspace" in command
+    conf = command[0].split("=", 1)[1]
+    env = {**os.environ, "SOFTHSM2_CONF": conf, "PYTHONPATH": str(REPO)}
+    listed = subprocess.run(
+        [sys.executable, "-m", "ceremony", *command[2:], "token", "list"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert "rehearsal-alice" in listed.stdout and "rehearsal-dave" in listed.stdout
 
 
 def test_rehearse_a_runbook_in_the_app_after_what_comes_before(tmp_path):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import os
+import shlex
 from pathlib import Path
 
 from ceremony import modules
@@ -161,4 +163,11 @@ def _open_app(args: argparse.Namespace, workspace: Path, runbook: object = None)
     )
     with ceremony:
         code = CeremonyApp(ceremony, hint=hint, runbook=runbook).run()
+    conf = os.environ.get("SOFTHSM2_CONF", "")
+    print(f"Rehearsal workspace: {workspace}")
+    print(
+        "Open it again, with its tokens: "
+        f"SOFTHSM2_CONF={shlex.quote(conf)} ceremony --workspace {shlex.quote(str(workspace))}"
+        " --allow-network"
+    )
     return int(code or 0)
