@@ -7,6 +7,7 @@ import contextlib
 import io
 import os
 import shlex
+import sys
 from pathlib import Path
 
 from ceremony import modules
@@ -166,8 +167,15 @@ def _open_app(args: argparse.Namespace, workspace: Path, runbook: object = None)
     conf = os.environ.get("SOFTHSM2_CONF", "")
     print(f"Rehearsal workspace: {workspace}")
     print(
-        "Open it again, with its tokens: "
-        f"SOFTHSM2_CONF={shlex.quote(conf)} ceremony --workspace {shlex.quote(str(workspace))}"
-        " --allow-network"
+        f"Open it again, with its tokens: SOFTHSM2_CONF={shlex.quote(conf)} "
+        f"{_this_command()} --workspace {shlex.quote(str(workspace))} --allow-network"
     )
     return int(code or 0)
+
+
+def _this_command() -> str:
+    """How this very program was started, so the line printed runs as it is."""
+    script = Path(sys.argv[0])
+    if script.name == "ceremony" and script.is_file():
+        return shlex.quote(str(script.resolve()))
+    return f"{shlex.quote(sys.executable)} -m ceremony"
