@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from textual.widgets import Input
 
 from ceremony import rounds
 from ceremony.signing import Holder
@@ -41,8 +42,17 @@ def keys(*presses: str):
         for key in presses:
             await pilot.press(key)
             await settle(pilot)
+        steady_cursors(app)
+        await settle(pilot)
 
     return run
+
+
+def steady_cursors(app: CeremonyApp) -> None:
+    """A text field's cursor blinks every half second: shown steadily here, so
+    the picture does not depend on the moment it is taken."""
+    for field in app.screen.query(Input):
+        field.cursor_blink = False
 
 
 SCREENS = {
@@ -85,6 +95,8 @@ def test_sign_screen(snap_compare, app, size):
     async def run(pilot) -> None:
         await settle(pilot)
         pilot.app.push_screen(SignScreen("root", FixedRound()))
+        await settle(pilot)
+        steady_cursors(pilot.app)
         await settle(pilot)
 
     assert snap_compare(app, terminal_size=size, run_before=run)
