@@ -35,18 +35,23 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
-def rehearse_tui(*argv: str) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CEREMONY_PIN")}
-    env["PYTHONPATH"] = str(REPO)
+def run_python(argv: list[str], **env: str) -> subprocess.CompletedProcess[str]:
+    """A process of its own (SoftHSM is pointed at tokens per process), no PIN in its env."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("CEREMONY_PIN")}
     result = subprocess.run(
-        [sys.executable, "-c", STOP_AT_OPEN, *argv],
-        env=env,
+        argv,
+        env={**base, "PYTHONPATH": str(REPO), **env},
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
     )
     assert result.returncode == 0, result.stderr
+    return result
+
+
+def rehearse_tui(*argv: str) -> dict:
+    result = run_python([sys.executable, "-c", STOP_AT_OPEN, *argv])
     lines = result.stdout.strip().splitlines()
     shown = json.loads(next(line for line in lines if line.startswith("{")))
     shown["after"] = [line for line in lines if not line.startswith("{")]
@@ -65,16 +70,7 @@ def test_rehearse_tui_opens_the_app_on_a_root_to_sign(tmp_path):
     command = shlex.split(again.split(": ", 1)[1])
     assert command[0].startswith("SOFTHSM2_CONF=") and command[1:3] == [sys.executable, "-m"]
     conf = command[0].split("=", 1)[1]
-    env = {**os.environ, "SOFTHSM2_CONF": conf, "PYTHONPATH": str(REPO)}
-    listed = subprocess.run(
-        [*command[1:], "token", "list"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert listed.returncode == 0, listed.stderr
+    listed = run_python([*command[1:], "token", "list"], SOFTHSM2_CONF=conf)
     assert "rehearsal-alice" in listed.stdout and "rehearsal-dave" in listed.stdout
 
 

@@ -82,6 +82,18 @@ def staged_root_ready(people, workspace: Path) -> None:
     assert cli(workspace, *root_args(holders, online)) == 0
 
 
+def published_root(people, workspace: Path, monkeypatch) -> list:
+    """Root v1 made, signed by two of three holders and published, at the CLI."""
+    monkeypatch.setenv("CEREMONY_PIN", USER_PIN)
+    holders, online = people
+    assert cli(workspace, *root_args(holders, online)) == 0
+    review(workspace, "root")
+    for holder in holders[:2]:
+        assert cli(workspace, "sign", "root", "--token", holder.token) == 0
+    assert cli(workspace, "publish", "root") == 0
+    return holders
+
+
 async def open_review_and_sign(pilot, app: CeremonyApp) -> None:
     await pilot.press("5")
     await until(pilot, lambda: app.screen.query_one("#pick").option_count > 0, "staged roles")
@@ -202,13 +214,7 @@ async def _pulled(workspace: Path, conf: Path, serial: str, aside: Path, before:
 
 
 def test_rotation_shows_the_old_threshold_rule(people, workspace, monkeypatch):
-    monkeypatch.setenv("CEREMONY_PIN", USER_PIN)
-    holders, online = people
-    assert cli(workspace, *root_args(holders, online)) == 0
-    review(workspace, "root")
-    for holder in holders[:2]:
-        assert cli(workspace, "sign", "root", "--token", holder.token) == 0
-    assert cli(workspace, "publish", "root") == 0
+    holders = published_root(people, workspace, monkeypatch)
     run(_rotation(workspace))
     staged = Workspace.open(workspace).staged("root")
     assert staged.signed.version == 2
@@ -339,13 +345,7 @@ def test_export_to_a_stick_from_the_directory_field(people, workspace, tmp_path,
     """The export key works while the cursor is still in the directory field
     (where the text field has its own keys); a folder whose parent is missing
     (an unmounted stick) is refused with nothing written."""
-    monkeypatch.setenv("CEREMONY_PIN", USER_PIN)
-    holders, online = people
-    assert cli(workspace, *root_args(holders, online)) == 0
-    review(workspace, "root")
-    for holder in holders[:2]:
-        assert cli(workspace, "sign", "root", "--token", holder.token) == 0
-    assert cli(workspace, "publish", "root") == 0
+    published_root(people, workspace, monkeypatch)
     stick = tmp_path / "stick"
     stick.mkdir()
     run(_export_from_field(workspace, stick))
