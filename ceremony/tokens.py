@@ -887,13 +887,37 @@ def _attribute(obj: pkcs11.Object, attribute: Attribute) -> Any:
         return None
 
 
-def read_evidence(private_key: pkcs11.Object) -> Evidence:
+def _attributes(obj: pkcs11.Object, wanted: list[Attribute]) -> dict[Attribute, Any]:
+    """Several attributes in one C_GetAttributeValue (on a smartcard each call
+    is a round trip); one at a time if the module refuses the batch. An
+    attribute the object does not have is absent from the answer."""
+    try:
+        return dict(obj.get_attributes(wanted))
+    except pk_exc.PKCS11Error:
+        values = {attribute: _attribute(obj, attribute) for attribute in wanted}
+        return {attribute: value for attribute, value in values.items() if value is not None}
+
+
+_EVIDENCE = [
+    Attribute.LOCAL,
+    Attribute.NEVER_EXTRACTABLE,
+    Attribute.ALWAYS_SENSITIVE,
+    Attribute.SENSITIVE,
+    Attribute.EXTRACTABLE,
+]
+
+
+def read_evidence(
+    private_key: pkcs11.Object, known: dict[Attribute, Any] | None = None
+) -> Evidence:
+    """What the token says of where the key was born; ``known`` when already read."""
+    values = known if known is not None else _attributes(private_key, _EVIDENCE)
     return Evidence(
-        local=_attribute(private_key, Attribute.LOCAL),
-        never_extractable=_attribute(private_key, Attribute.NEVER_EXTRACTABLE),
-        always_sensitive=_attribute(private_key, Attribute.ALWAYS_SENSITIVE),
-        sensitive=_attribute(private_key, Attribute.SENSITIVE),
-        extractable=_attribute(private_key, Attribute.EXTRACTABLE),
+        local=values.get(Attribute.LOCAL),
+        never_extractable=values.get(Attribute.NEVER_EXTRACTABLE),
+        always_sensitive=values.get(Attribute.ALWAYS_SENSITIVE),
+        sensitive=values.get(Attribute.SENSITIVE),
+        extractable=values.get(Attribute.EXTRACTABLE),
     )
 
 
@@ -1001,17 +1025,20 @@ def _token_key(
     session: pkcs11.Session, private: pkcs11.Object, owners: dict[bytes, str] | None
 ) -> TokenKey:
     """One private key with its public half; ``owners`` None reads only its own note."""
-    key_id = _attribute(private, Attribute.ID) or b""
-    label = _attribute(private, Attribute.LABEL) or ""
+    values = _attributes(private, [Attribute.ID, Attribute.LABEL, Attribute.KEY_TYPE, *_EVIDENCE])
+    key_id = values.get(Attribute.ID) or b""
+    label = values.get(Attribute.LABEL) or ""
     if owners is None:
         owners = _read_owner_notes(session, key_id) if key_id else {}
     return TokenKey(
         label=label,
         key_id=key_id,
-        key_type=private[Attribute.KEY_TYPE],
+        key_type=values[Attribute.KEY_TYPE]
+        if Attribute.KEY_TYPE in values
+        else private[Attribute.KEY_TYPE],
         private=private,
         public=_public_half(session, key_id, label),
-        evidence=read_evidence(private),
+        evidence=read_evidence(private, values),
         owner=owners.get(key_id),
     )
 

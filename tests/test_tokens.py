@@ -298,3 +298,25 @@ def make_extractable_key(
         )
         params.generate_keypair(store=True, label=label, id=b"\x01\x02", private_template=weak)
     assert list(session.get_objects({Attribute.CLASS: ObjectClass.PRIVATE_KEY}))
+
+
+def test_attributes_read_one_at_a_time_when_the_batch_is_refused():
+    """Some modules refuse a C_GetAttributeValue with several attributes: each
+    is then read alone, and one the object lacks is left out (logic only; the
+    batch itself is exercised on SoftHSM by every key listed above)."""
+
+    class Refuses:
+        values = {Attribute.LABEL: "k", Attribute.LOCAL: True}  # noqa: RUF012
+
+        def get_attributes(self, wanted):
+            raise pkcs11.exceptions.GeneralError("batch refused")
+
+        def __getitem__(self, attribute):
+            if attribute not in self.values:
+                raise pkcs11.exceptions.AttributeTypeInvalid()
+            return self.values[attribute]
+
+    read = tokens._attributes(Refuses(), [Attribute.LABEL, Attribute.LOCAL, Attribute.MODULUS])
+    assert read == {Attribute.LABEL: "k", Attribute.LOCAL: True}
+    evidence = tokens.read_evidence(Refuses())
+    assert evidence.local is True and evidence.never_extractable is None
