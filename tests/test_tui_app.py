@@ -82,14 +82,20 @@ def staged_root_ready(people, workspace: Path) -> None:
     assert cli(workspace, *root_args(holders, online)) == 0
 
 
-def published_root(people, workspace: Path, monkeypatch) -> list:
-    """Root v1 made, signed by two of three holders and published, at the CLI."""
+def signed_root(people, workspace: Path, monkeypatch) -> list:
+    """Root v1 made and signed by two of three holders, at the CLI."""
     monkeypatch.setenv("CEREMONY_PIN", USER_PIN)
     holders, online = people
     assert cli(workspace, *root_args(holders, online)) == 0
     review(workspace, "root")
     for holder in holders[:2]:
         assert cli(workspace, "sign", "root", "--token", holder.token) == 0
+    return holders
+
+
+def published_root(people, workspace: Path, monkeypatch) -> list:
+    """Root v1 made, signed by two of three holders and published, at the CLI."""
+    holders = signed_root(people, workspace, monkeypatch)
     assert cli(workspace, "publish", "root") == 0
     return holders
 
@@ -372,3 +378,54 @@ async def _export_from_field(workspace: Path, stick: Path) -> None:
         await pilot.press(*str(stick / "out"))
         await pilot.press("ctrl+r")
         await showing(pilot, app, "Exported to", "#transfer-result")
+
+
+def test_publish_from_the_roles_screen(people, workspace, monkeypatch):
+    """The roles screen publishes through the same question as the sign screen,
+    then shows the new version in its table."""
+    signed_root(people, workspace, monkeypatch)
+    run(_publish_from_roles(workspace))
+    assert (workspace / "metadata" / "1.root.json").is_file()
+
+
+async def _publish_from_roles(workspace: Path) -> None:
+    from textual.widgets import OptionList
+
+    from tui.screens.roles import RolesScreen
+
+    app = make_app(workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        app.push_screen(RolesScreen())
+        staged = lambda: app.screen.query_one("#staged", OptionList)  # noqa: E731
+        await until(pilot, lambda: staged().get_option_at_index(0).id == "root", "root staged")
+        staged().highlighted = 0
+        await pilot.press("p")
+        await until(pilot, lambda: app.screen.query("#yes"), "the publish question")
+        await pilot.press("y")
+        await until(pilot, lambda: isinstance(app.screen, RolesScreen), "back on the roles")
+        table = app.screen.query_one("#published", DataTable)
+        await until(pilot, lambda: table.row_count > 0 and "root" in str(table.get_row_at(0)), "v1")
+
+
+def test_token_init_dialog_cancelled_keeps_no_pin(people, workspace):
+    run(_init_cancelled(workspace))
+
+
+async def _init_cancelled(workspace: Path) -> None:
+    from tui.screens.tokens import InitDialog
+
+    app = make_app(workspace)
+    results: list = []
+    async with app.run_test(size=SIZE) as pilot:
+        app.push_screen(InitDialog(None), results.append)
+        await until(pilot, lambda: app.screen.query("#so1"), "the init dialog")
+        dialog = app.screen
+        await pilot.press(*"new-label")
+        dialog.query_one("#so1", Input).focus()
+        await pilot.press(*"87654321", "enter")  # Enter alone sends nothing
+        assert isinstance(app.screen, InitDialog) and results == []
+        fields = [dialog.query_one(f"#{n}", Input) for n in ("so1", "so2", "pin1", "pin2")]
+        assert fields[0].value == "87654321"
+        await pilot.press("escape")
+        await until(pilot, lambda: results == [None], "closed with nothing")
+        assert all(field.value == "" for field in fields)  # the PIN typed is not kept

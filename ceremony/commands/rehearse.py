@@ -62,28 +62,18 @@ def _rehearse_runbook(args: argparse.Namespace) -> int:
     plan = rehearsal.Rehearsal.beside(args.workspace)
     library = Library.load(plan.workspace, args.runbooks)
     library.get(args.runbook)  # an unknown name is refused before anything is made
+    cast = {
+        "holders": args.holders,
+        "threshold": args.threshold,
+        "module": args.module,
+        "operator": args.operator or "Rehearsal Operator",
+    }
     if args.tui:
         from ceremony.runbooks.rehearse import rehearse_before
 
-        workspace = rehearse_before(
-            library,
-            args.runbook,
-            plan,
-            holders=args.holders,
-            threshold=args.threshold,
-            module=args.module,
-            operator=args.operator or "Rehearsal Operator",
-        )
+        workspace = rehearse_before(library, args.runbook, plan, **cast)
         return _open_app(args, workspace, runbook=library.get(args.runbook))
-    used = rehearse(
-        library,
-        args.runbook,
-        plan,
-        holders=args.holders,
-        threshold=args.threshold,
-        module=args.module,
-        operator=args.operator or "Rehearsal Operator",
-    )
+    used = rehearse(library, args.runbook, plan, **cast)
     print(f"\nRunbook {args.runbook} rehearsed. Workspace(s): {', '.join(map(str, used))}")
     print(f"Tokens (SoftHSM): {plan.tokens_dir}")
     print("Read the records with: ceremony --workspace", plan.workspace, "audit show")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -11,11 +13,52 @@ from textual.widgets import Button, Input, Static
 from ceremony.errors import CeremonyError
 from ceremony.text import visible, visible_lines
 
+ResultT = TypeVar("ResultT")
 
-class ErrorDialog(ModalScreen[None]):
-    """What went wrong and what to do; the app keeps running."""
+
+class NoticeDialog(ModalScreen[None]):
+    """Something to read, closed with its OK button, Enter or Escape; the
+    subclass composes it, with a Button of id "ok"."""
 
     BINDINGS = [Binding("escape,enter", "close", "OK")]  # noqa: RUF012
+
+    def on_mount(self) -> None:
+        self.query_one("#ok", Button).focus()
+
+    def on_button_pressed(self, _event: Button.Pressed) -> None:
+        self.dismiss(None)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+class FormDialog(ModalScreen[ResultT]):
+    """A small form: its OK button (id "ok"), or Enter in a field where
+    ``SUBMIT_ON_ENTER``, hands the values over (``_submit``); Escape or the
+    other button closes it with nothing."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]  # noqa: RUF012
+    SUBMIT_ON_ENTER = True
+
+    def on_input_submitted(self, _event: Input.Submitted) -> None:
+        if self.SUBMIT_ON_ENTER:
+            self._submit()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "ok":
+            self._submit()
+        else:
+            self.action_cancel()
+
+    def _submit(self) -> None:
+        raise NotImplementedError
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ErrorDialog(NoticeDialog):
+    """What went wrong and what to do; the app keeps running."""
 
     def __init__(self, error: CeremonyError) -> None:
         super().__init__()
@@ -27,15 +70,6 @@ class ErrorDialog(ModalScreen[None]):
             yield Static(visible_lines(self.error.problem), id="problem", markup=False)
             yield Static("What to do: " + visible(self.error.fix), id="fix", markup=False)
             yield Button("OK", id="ok", variant="primary")
-
-    def on_mount(self) -> None:
-        self.query_one("#ok", Button).focus()
-
-    def on_button_pressed(self, _event: Button.Pressed) -> None:
-        self.dismiss(None)
-
-    def action_close(self) -> None:
-        self.dismiss(None)
 
 
 class ConfirmDialog(ModalScreen[bool]):

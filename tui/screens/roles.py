@@ -116,29 +116,8 @@ review and sign it (s), or publish it once complete (p)."""
 
     def action_publish(self) -> None:
         role = self._selected()
-        if not role:
-            return
-        self.ceremony_app.run_core(lambda: self.ceremony.plan_publish(role), self._confirm_publish)
-
-    def _confirm_publish(self, plan: PublishPlan) -> None:
-        question = f"Publish {visible(plan.role)} version {plan.version}?"
-        detail = (
-            "Every threshold is met. The version is written to metadata/ and is never "
-            "overwritten afterwards. Payload SHA-256: " + plan.payload_sha256[:16] + "…"
-        )
-
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self.ceremony_app.run_core(lambda: self.ceremony.publish(plan), self._published)
-
-        self.app.push_screen(ConfirmDialog(question, detail, "Publish"), answered)
-
-    def _published(self, paths: list) -> None:
-        names = ", ".join(visible(p.name) for p in paths)
-        self.app.notify(
-            markup=False, message=f"Published {names}. Next: export (6 on the home screen)."
-        )
-        self.action_refresh()
+        if role:
+            publish(self, role, self.action_refresh)
 
 
 def publish(screen: BaseScreen, role: str, then: Any = None) -> None:

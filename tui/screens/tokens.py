@@ -14,7 +14,6 @@ from typing import Any
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Input, Label, Select, Static
 
 from ceremony.errors import BadInput
@@ -22,7 +21,7 @@ from ceremony.session import GeneratedKey, KeyInfo
 from ceremony.text import visible
 from ceremony.tokens import TokenInfo
 from tui.screens.base import BaseScreen
-from tui.screens.dialogs import ConfirmDialog, PinDialog
+from tui.screens.dialogs import ConfirmDialog, FormDialog, NoticeDialog, PinDialog
 from tui.widgets.plain import plain
 
 KEY_TYPES = ("ecdsa-p256", "ecdsa-p384", "ed25519", "rsa-3072", "rsa-4096")
@@ -251,10 +250,8 @@ blank token with i. Next: propose the root of trust (4 on the home screen)."""
         )
 
 
-class GenerateDialog(ModalScreen[tuple[str, str, str] | None]):
+class GenerateDialog(FormDialog[tuple[str, str, str] | None]):
     """Label, holder and key type for a new key on the token."""
-
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]  # noqa: RUF012
 
     def __init__(self, token: TokenInfo) -> None:
         super().__init__()
@@ -278,15 +275,6 @@ class GenerateDialog(ModalScreen[tuple[str, str, str] | None]):
     def on_mount(self) -> None:
         self.query_one("#owner", Input).focus()
 
-    def on_input_submitted(self, _event: Input.Submitted) -> None:
-        self._submit()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "ok":
-            self._submit()
-        else:
-            self.dismiss(None)
-
     def _submit(self) -> None:
         label = self.query_one("#label", Input).value.strip()
         owner = self.query_one("#owner", Input).value.strip()
@@ -294,14 +282,9 @@ class GenerateDialog(ModalScreen[tuple[str, str, str] | None]):
         if label:
             self.dismiss((label, owner, key_type))
 
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
-
-class ExportKeyDialog(ModalScreen[tuple[str, str, Path] | None]):
+class ExportKeyDialog(FormDialog[tuple[str, str, Path] | None]):
     """Where to write a key's public half."""
-
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]  # noqa: RUF012
 
     def __init__(self, token: TokenInfo, label: str) -> None:
         super().__init__()
@@ -319,29 +302,17 @@ class ExportKeyDialog(ModalScreen[tuple[str, str, Path] | None]):
                 yield Button("Export", id="ok", variant="primary")
                 yield Button("Cancel", id="cancel")
 
-    def on_input_submitted(self, _event: Input.Submitted) -> None:
-        self._submit()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "ok":
-            self._submit()
-        else:
-            self.dismiss(None)
-
     def _submit(self) -> None:
         path = self.query_one("#path", Input).value.strip()
         if path:
             owner = self.query_one("#owner", Input).value.strip()
             self.dismiss((self.label, owner, Path(path)))
 
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
-
-class InitDialog(ModalScreen[tuple[str, str, str, str | None] | None]):
+class InitDialog(FormDialog[tuple[str, str, str, str | None] | None]):
     """A token's new label, security officer PIN and user PIN, each typed twice."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]  # noqa: RUF012
+    SUBMIT_ON_ENTER = False  # Enter in one of five fields would send the others empty
 
     def __init__(self, selector: str | None) -> None:
         super().__init__()
@@ -365,12 +336,6 @@ class InitDialog(ModalScreen[tuple[str, str, str, str | None] | None]):
 
     def on_mount(self) -> None:
         self.query_one("#label", Input).focus()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "ok":
-            self._submit()
-        else:
-            self.action_cancel()
 
     def _values(self) -> dict[str, str]:
         return {
@@ -399,13 +364,11 @@ class InitDialog(ModalScreen[tuple[str, str, str, str | None] | None]):
 
     def action_cancel(self) -> None:
         self._clear()
-        self.dismiss(None)
+        super().action_cancel()
 
 
-class KeyReport(ModalScreen[None]):
+class KeyReport(NoticeDialog):
     """A new key: its keyid, owner and the evidence read back from the token."""
-
-    BINDINGS = [Binding("escape,enter", "close", "OK")]  # noqa: RUF012
 
     def __init__(self, generated: GeneratedKey) -> None:
         super().__init__()
@@ -427,12 +390,3 @@ class KeyReport(ModalScreen[None]):
         with Vertical(id="dialog"):
             yield Static("\n".join(lines), markup=False)
             yield Button("OK", id="ok", variant="primary")
-
-    def on_mount(self) -> None:
-        self.query_one("#ok", Button).focus()
-
-    def on_button_pressed(self, _event: Button.Pressed) -> None:
-        self.dismiss(None)
-
-    def action_close(self) -> None:
-        self.dismiss(None)
